@@ -1,0 +1,146 @@
+"""The host interface: everything the pipeline needs from a WebUI, and nothing more.
+
+The pipeline never imports the WebUI. It talks to an object with the methods of `Host`; the real
+one lives in `webui_host` (A1111 / Forge), a deterministic recording one in `testing`. Keeping the
+surface this small is what lets the whole pipeline be tested and benchmarked without a GPU.
+
+Why a batched call: requests that share settings (one tiled pass, one detail pass) go to the host
+as one `img2img` call, so the host runs them as one sampler batch. That is where the speed comes
+from — the peers make one host call per tile or per face.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from PIL import Image
+
+SAME = "same"
+"""Sentinel for checkpoint / VAE / sampler fields: keep what the image was made with."""
+
+
+class HostError(RuntimeError):
+    """The host could not do what was asked (unknown model, load failure, sampler crash)."""
+
+
+class HostInterrupted(HostError):
+    """The user pressed Interrupt or Skip, or the host returned no image for a request."""
+
+
+@dataclass(frozen=True)
+class PassSettings:
+    """Settings shared by every item of one batched img2img call.
+
+    Empty strings / zeros mean "same as the image was made with"; the host adapter resolves them.
+    Items of one call always share `width` and `height` (one sampler batch has one size).
+    """
+
+    width: int
+    height: int
+    denoise: float
+    steps: int = 0
+    sampler: str = ""
+    scheduler: str = ""
+    cfg: float = 0.0
+    checkpoint: str = ""
+    vae: str = ""
+    mask_blur: int = 4
+    inpaint_fill: str = "original"
+    label: str = ""
+    """Stage name for progress text and the host's logs ("hires", "tiles", "detail 1")."""
+
+
+@dataclass
+class Img2ImgItem:
+    """One image of a batched call: what differs between items of the same pass."""
+
+    image: Image.Image
+    seed: int
+    prompt: str
+    negative_prompt: str = ""
+    mask: Image.Image | None = None
+    """L-mode mask, white = re-diffuse. None = the whole image."""
+
+
+class Host(Protocol):
+    """What the pipeline asks of a WebUI."""
+
+    def img2img(self, settings: PassSettings, items: Sequence[Img2ImgItem]) -> list[Image.Image]:
+        """Run `items` as ONE batched img2img job; return one image per item, in order.
+
+        Raises HostInterrupted when the user interrupted (or the host returned nothing),
+        HostError on any other failure. Never returns a partial list.
+        """
+        ...
+
+    def upscale(self, image: Image.Image, upscaler: str, width: int, height: int) -> Image.Image:
+        """Upscale with the host upscaler named `upscaler` to exactly width×height."""
+        ...
+
+    def upscalers(self) -> list[str]:
+        """Names of the upscalers the host has (what `upscale` accepts)."""
+        ...
+
+    def checkpoints(self) -> list[str]:
+        """Titles of the checkpoints the host has."""
+        ...
+
+    def vaes(self) -> list[str]:
+        """Names of the VAEs the host has."""
+        ...
+
+    def use_checkpoint(
+        self, checkpoint: str, vae: str = ""
+    ) -> contextlib.AbstractContextManager[None]:
+        """Context manager: run the enclosed host calls on `checkpoint` / `vae`, then restore.
+
+        "" or "same" means no swap. The restore happens in a finally, also when loading fails.
+        Nested use with the checkpoint already active costs nothing.
+        """
+        ...
+
+    def stop_requested(self) -> bool:
+        """True when the user pressed Interrupt or Skip: checked before every host call."""
+        ...
+
+    def progress(self, text: str, done: int, total: int) -> None:
+        """Show progress of the current stage (WebUI bar, console)."""
+        ...
+
+
+def is_same(name: str | None) -> bool:
+    """True for the values that mean "no swap": None, "", "same" (any case), "None"."""
+    return name is None or name.strip().lower() in ("", SAME, "none", "use same checkpoint")
+
+
+@dataclass
+class SwapTracker:
+    """Bookkeeping shared by host implementations: which checkpoint is active, and loads so far.
+
+    Hosts call `enter` / `leave`; it returns what to load (or None when nothing changes), so
+    each implementation only has to do the loading itself.
+    """
+
+    active: str = ""
+    loads: int = 0
+    history: list[str] = field(default_factory=list)
+
+    def target(self, checkpoint: str) -> str | None:
+        """The checkpoint to load for `checkpoint`, or None when it is already active."""
+        if is_same(checkpoint) or checkpoint == self.active:
+            return None
+        return checkpoint
+
+    def loaded(self, checkpoint: str) -> None:
+        self.active = checkpoint
+        self.loads += 1
+        self.history.append(checkpoint)
+
+
+@contextlib.contextmanager
+def no_swap() -> Iterator[None]:
+    """A `use_checkpoint` result for hosts that have nothing to swap."""
+    yield
