@@ -106,9 +106,7 @@ def _denoise(default: float, what: str, aliases: tuple[str, ...] = ()) -> Field:
 
 
 def _steps() -> Field:
-    return Field(
-        "steps", int, 0, "Steps", "Sampling steps; 0 = the image's own steps.", 0, 150, 1
-    )
+    return Field("steps", int, 0, "Steps", "Sampling steps; 0 = the image's own steps.", 0, 150, 1)
 
 
 def _upscaler() -> Field:
@@ -570,7 +568,8 @@ def from_infotext(text: str) -> tuple[dict[str, Any], dict[str, Any]]:
     try:
         record = json.loads(text)
     except (TypeError, ValueError) as exc:
-        raise ConfigError([Problem(INFOTEXT_KEY, text, "the JSON Enhance writes", str(exc))]) from None
+        problem = Problem(INFOTEXT_KEY, text, "the JSON Enhance writes", str(exc))
+        raise ConfigError([problem]) from None
     if not isinstance(record, Mapping):
         raise ConfigError([Problem(INFOTEXT_KEY, text, "a JSON object")])
     raw = record.get("config", record)
