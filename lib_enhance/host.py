@@ -12,8 +12,8 @@ from — the peers make one host call per tile or per face.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from PIL import Image
@@ -98,7 +98,17 @@ class Host(Protocol):
         """Context manager: run the enclosed host calls on `checkpoint` / `vae`, then restore.
 
         "" or "same" means no swap. The restore happens in a finally, also when loading fails.
-        Nested use with the checkpoint already active costs nothing.
+        Nested use with the checkpoint already active costs nothing. Implement with
+        `CheckpointSwitcher.use`.
+        """
+        ...
+
+    def checkpoint_scope(self) -> contextlib.AbstractContextManager[None]:
+        """Context manager: inside it, `use_checkpoint` blocks defer the restore to its end.
+
+        The folder batch and multi-image jobs wrap their stages in it so consecutive stages on
+        B then C never reload the user's checkpoint in between. Implement with
+        `CheckpointSwitcher.scope`.
         """
         ...
 
@@ -116,31 +126,67 @@ def is_same(name: str | None) -> bool:
     return name is None or name.strip().lower() in ("", SAME, "none", "use same checkpoint")
 
 
-@dataclass
-class SwapTracker:
-    """Bookkeeping shared by host implementations: which checkpoint is active, and loads so far.
+class CheckpointSwitcher:
+    """The swap bookkeeping every host shares: what is active, when to load, when to restore.
 
-    Hosts call `enter` / `leave`; it returns what to load (or None when nothing changes), so
-    each implementation only has to do the loading itself.
+    A host gives it one function, `load(checkpoint, vae)`, where ("", "") means "the user's own
+    checkpoint and VAE". `use()` switches for a block and restores afterwards; inside a `scope()`
+    the restore waits until the scope ends, so a folder batch going hires-on-B → faces-on-C pays
+    B, C, then one restore — not a round trip to the user's checkpoint between stages.
+    A failed load restores the user's checkpoint before the error propagates.
     """
 
-    active: str = ""
-    loads: int = 0
-    history: list[str] = field(default_factory=list)
+    def __init__(self, load: Callable[[str, str], None]):
+        self._load = load
+        self.active: tuple[str, str] = ("", "")
+        self.loads = 0
+        self.history: list[tuple[str, str]] = []
+        self._depth = 0
 
-    def target(self, checkpoint: str) -> str | None:
-        """The checkpoint to load for `checkpoint`, or None when it is already active."""
-        if is_same(checkpoint) or checkpoint == self.active:
-            return None
-        return checkpoint
-
-    def loaded(self, checkpoint: str) -> None:
-        self.active = checkpoint
+    def _switch(self, target: tuple[str, str]) -> None:
+        if target == self.active:
+            return
+        try:
+            self._load(*target)
+        except Exception as exc:
+            self._restore_after_failure()
+            if isinstance(exc, HostError):
+                raise
+            raise HostError(
+                f"could not load checkpoint {target[0]!r} / VAE {target[1]!r}: {exc}"
+            ) from exc
+        self.active = target
         self.loads += 1
-        self.history.append(checkpoint)
+        self.history.append(target)
 
+    def _restore_after_failure(self) -> None:
+        user = ("", "")
+        try:
+            self._load(*user)
+        finally:
+            # Even if the restore fails too, never claim a checkpoint we did not load.
+            self.active = user
 
-@contextlib.contextmanager
-def no_swap() -> Iterator[None]:
-    """A `use_checkpoint` result for hosts that have nothing to swap."""
-    yield
+    def restore(self) -> None:
+        """Make the user's checkpoint active again (a load only if another one is active)."""
+        self._switch(("", ""))
+
+    @contextlib.contextmanager
+    def use(self, checkpoint: str, vae: str = "") -> Iterator[None]:
+        target = ("" if is_same(checkpoint) else checkpoint, "" if is_same(vae) else vae)
+        self._switch(target)
+        try:
+            yield
+        finally:
+            if self._depth == 0:
+                self.restore()
+
+    @contextlib.contextmanager
+    def scope(self) -> Iterator[None]:
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+            if self._depth == 0:
+                self.restore()

@@ -1,0 +1,184 @@
+"""A deterministic, recording host for tests and benchmarks (no WebUI, no GPU).
+
+Its img2img is a stand-in for diffusion that keeps what the pipeline's correctness depends on:
+the result depends on seed and denoise (so two tiles with different seeds differ, and a seam or a
+region edge is measurable), a mask limits the change to the masked area (the host's own
+`overlay_inpaint`), and the output has the requested size. Every call, batch size and checkpoint
+load is recorded, so cost is asserted exactly rather than timed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from .host import CheckpointSwitcher, HostError, HostInterrupted, Img2ImgItem, PassSettings
+
+DEFAULT_UPSCALERS = (
+    "None",
+    "Lanczos",
+    "Nearest",
+    "R-ESRGAN 4x+",
+    "R-ESRGAN 4x+ Anime6B",
+    "4x-UltraSharp",
+    "DAT x4",
+    "Latent",
+)
+
+
+@dataclass
+class HostCall:
+    """One img2img call as the host saw it."""
+
+    label: str
+    batch_size: int
+    size: tuple[int, int]
+    checkpoint: str
+    vae: str
+    denoise: float
+    steps: int
+    seeds: list[int]
+    prompts: list[str]
+    masked: bool
+
+
+@dataclass
+class TestHost:
+    """Implements `host.Host` deterministically. Knobs make it fail the way real hosts do.
+
+    - `fail_checkpoints`: loading these raises (like a corrupt file or OOM on load);
+    - `fail_labels`: img2img for a stage whose label starts with one of these raises HostError;
+    - `interrupt_after`: after that many img2img calls, `stop_requested()` turns true;
+    - `empty_after`: after that many calls, img2img returns no images (host-side interrupt).
+    """
+
+    __test__ = False  # not a pytest class
+
+    upscaler_names: Sequence[str] = DEFAULT_UPSCALERS
+    checkpoint_names: Sequence[str] = ("base [aaaa1111]", "B [bbbb2222]", "C [cccc3333]")
+    vae_names: Sequence[str] = ("None", "vae-ft-mse.safetensors")
+    fail_checkpoints: Iterable[str] = ()
+    fail_labels: Iterable[str] = ()
+    interrupt_after: int | None = None
+    empty_after: int | None = None
+    strength: float = 24.0
+    """Amplitude (grey levels at denoise 1) of the seed-dependent change."""
+    calls: list[HostCall] = field(default_factory=list)
+    upscale_calls: list[tuple[str, tuple[int, int]]] = field(default_factory=list)
+    progress_log: list[tuple[str, int, int]] = field(default_factory=list)
+    stop: bool = False
+
+    def __post_init__(self) -> None:
+        self.switcher = CheckpointSwitcher(self._load)
+        self.fail_checkpoints = set(self.fail_checkpoints)
+        self.fail_labels = tuple(self.fail_labels)
+
+    # ---- checkpoints
+
+    def _load(self, checkpoint: str, vae: str) -> None:
+        if checkpoint and checkpoint not in self.checkpoint_names:
+            raise HostError(f"unknown checkpoint {checkpoint!r}")
+        if checkpoint in self.fail_checkpoints:
+            raise HostError(f"loading {checkpoint!r} failed")
+
+    @property
+    def loads(self) -> int:
+        """Checkpoint loads so far, restores of the user's checkpoint included."""
+        return self.switcher.loads
+
+    @property
+    def active_checkpoint(self) -> str:
+        return self.switcher.active[0] or self.checkpoint_names[0]
+
+    def use_checkpoint(self, checkpoint: str, vae: str = "") -> contextlib.AbstractContextManager:
+        return self.switcher.use(checkpoint, vae)
+
+    def checkpoint_scope(self) -> contextlib.AbstractContextManager:
+        return self.switcher.scope()
+
+    # ---- lists, progress, stop
+
+    def upscalers(self) -> list[str]:
+        return list(self.upscaler_names)
+
+    def checkpoints(self) -> list[str]:
+        return list(self.checkpoint_names)
+
+    def vaes(self) -> list[str]:
+        return list(self.vae_names)
+
+    def stop_requested(self) -> bool:
+        if self.interrupt_after is not None and len(self.calls) >= self.interrupt_after:
+            return True
+        return self.stop
+
+    def progress(self, text: str, done: int, total: int) -> None:
+        self.progress_log.append((text, done, total))
+
+    # ---- work
+
+    def upscale(self, image: Image.Image, upscaler: str, width: int, height: int) -> Image.Image:
+        if upscaler not in self.upscaler_names:
+            raise HostError(f"unknown upscaler {upscaler!r}")
+        self.upscale_calls.append((upscaler, (width, height)))
+        method = Image.NEAREST if upscaler == "Nearest" else Image.LANCZOS
+        return image.convert("RGB").resize((width, height), method)
+
+    def img2img(self, settings: PassSettings, items: Sequence[Img2ImgItem]) -> list[Image.Image]:
+        self._record(settings, items)
+        if settings.label.startswith(self.fail_labels) and self.fail_labels:
+            raise HostError(f"sampler crashed in {settings.label}")
+        if self.empty_after is not None and len(self.calls) > self.empty_after:
+            raise HostInterrupted("host returned no images")
+        return [self._diffuse(settings, item) for item in items]
+
+    def _record(self, settings: PassSettings, items: Sequence[Img2ImgItem]) -> None:
+        self.calls.append(
+            HostCall(
+                label=settings.label,
+                batch_size=len(items),
+                size=(settings.width, settings.height),
+                checkpoint=self.active_checkpoint,
+                vae=self.switcher.active[1],
+                denoise=settings.denoise,
+                steps=settings.steps,
+                seeds=[i.seed for i in items],
+                prompts=[i.prompt for i in items],
+                masked=any(i.mask is not None for i in items),
+            )
+        )
+
+    def _diffuse(self, settings: PassSettings, item: Img2ImgItem) -> Image.Image:
+        """Seeded, denoise-scaled change: a brightness offset plus low-amplitude texture."""
+        size = (settings.width, settings.height)
+        base = np.asarray(item.image.convert("RGB").resize(size, Image.LANCZOS), np.float32)
+        rng = np.random.default_rng(item.seed)
+        offset = (rng.random() - 0.5) * self.strength
+        texture = rng.standard_normal(base.shape[:2], np.float32)[..., None] * 2.0
+        out = base + settings.denoise * (offset + texture)
+        if item.mask is not None:
+            alpha = np.asarray(item.mask.convert("L").resize(size), np.float32)[..., None] / 255
+            out = base + alpha * (out - base)
+        return Image.fromarray(np.clip(np.rint(out), 0, 255).astype(np.uint8))
+
+    # ---- summaries for asserts and benchmarks
+
+    def calls_by_label(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for call in self.calls:
+            counts[call.label] = counts.get(call.label, 0) + 1
+        return counts
+
+    @contextlib.contextmanager
+    def stopped_after(self, n_calls: int) -> Iterator[None]:
+        """Within the block, the user "presses Interrupt" once n_calls more calls were made."""
+        previous = self.interrupt_after
+        self.interrupt_after = len(self.calls) + n_calls
+        try:
+            yield
+        finally:
+            self.interrupt_after = previous
