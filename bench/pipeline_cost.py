@@ -22,7 +22,6 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from lib_enhance import config as cfgmod  # noqa: E402

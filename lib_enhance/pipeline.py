@@ -228,8 +228,9 @@ def run_stage(
     """Run one stage on one image. Never raises for a stage failure.
 
     The stage runs inside `host.use_checkpoint`; a caller that already holds that checkpoint
-    (the folder batch) makes this a no-op. A failed or interrupted stage returns the input image unchanged (never half-applied) and a
-    record whose `status` and `error` say which stage and why; the same goes in the log.
+    (the folder batch) makes this a no-op. A failed or interrupted stage returns the input image
+    unchanged (never half-applied) and a record whose `status` and `error` say which stage and
+    why; the same goes in the log.
     """
     record = StageRecord(stage.name)
     ctx = StageContext(host, job, record, detectors)

@@ -28,7 +28,7 @@ def run_tiled(ctx: StageContext, image: Image.Image, config: Mapping[str, Any]) 
     if section["color_match"]:
         outputs = [
             tiles.match_colors(out, _crop(source, tile.box))
-            for out, tile in zip(outputs, plan.tiles)
+            for out, tile in zip(outputs, plan.tiles, strict=True)
         ]
     result = tiles.blend_tiles(plan, outputs)
     if section["seam_fix"] == "half-tile" and len(plan.tiles) > 1:
@@ -89,6 +89,6 @@ def _fix_seams(
     settings = ctx.settings(section, x1 - x0, y1 - y0, denoise=section["seam_denoise"])
     fixed = ctx.img2img_batched(settings, items, section["batch_size"])
     result = image
-    for patch, out in zip(patches, fixed):
+    for patch, out in zip(patches, fixed, strict=True):
         result = regions.paste_back(result, np.asarray(out.convert("RGB")), patch.box, patch.weight)
     return result
