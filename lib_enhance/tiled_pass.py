@@ -27,7 +27,7 @@ def run_tiled(ctx: StageContext, image: Image.Image, config: Mapping[str, Any]) 
     outputs = _diffuse_tiles(ctx, source, plan, section)
     if section["color_match"]:
         outputs = [
-            tiles.match_colors(out, _crop(source, tile.box))
+            tiles.match_colors(out, regions.crop(source, tile.box))
             for out, tile in zip(outputs, plan.tiles, strict=True)
         ]
     result = tiles.blend_tiles(plan, outputs)
@@ -44,18 +44,13 @@ def run_tiled(ctx: StageContext, image: Image.Image, config: Mapping[str, Any]) 
     return Image.fromarray(result)
 
 
-def _crop(array: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    x0, y0, x1, y1 = box
-    return array[y0:y1, x0:x1]
-
-
 def _diffuse_tiles(
     ctx: StageContext, source: np.ndarray, plan: tiles.TilePlan, section: Mapping[str, Any]
 ) -> list[np.ndarray]:
     prompt, negative = ctx.prompt(section["prompt"]), ctx.negative(section["negative_prompt"])
     items = [
         Img2ImgItem(
-            Image.fromarray(_crop(source, tile.box)),
+            Image.fromarray(regions.crop(source, tile.box)),
             seed=tiles.tile_seed(ctx.job.seed, tile.index),
             prompt=prompt,
             negative_prompt=negative,
@@ -78,7 +73,7 @@ def _fix_seams(
     seed0 = tiles.tile_seed(ctx.job.seed, len(plan.tiles))
     items = [
         Img2ImgItem(
-            Image.fromarray(_crop(image, patch.box)),
+            Image.fromarray(regions.crop(image, patch.box)),
             seed=tiles.tile_seed(seed0, i),
             prompt=prompt,
             negative_prompt=negative,
@@ -88,7 +83,10 @@ def _fix_seams(
     x0, y0, x1, y1 = patches[0].box
     settings = ctx.settings(section, x1 - x0, y1 - y0, denoise=section["seam_denoise"])
     fixed = ctx.img2img_batched(settings, items, section["batch_size"])
-    result = image
+    result = image.copy()
     for patch, out in zip(patches, fixed, strict=True):
-        result = regions.paste_back(result, np.asarray(out.convert("RGB")), patch.box, patch.weight)
+        processed = np.asarray(out.convert("RGB"))
+        if section["color_match"]:
+            processed = tiles.match_colors(processed, regions.crop(image, patch.box))
+        tiles.paste_patch(result, patch, processed)
     return result
