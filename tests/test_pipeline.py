@@ -180,3 +180,16 @@ def test_auto_upscaler_follows_the_preset():
 def test_target_sizes_are_multiples_of_8(size, section, expected):
     assert target_size(size, section) == expected
     assert all(v % 8 == 0 for v in expected)
+
+
+def test_seam_fix_rediffuses_every_seam_in_batches_without_new_steps():
+    host = TestHost(strength=60.0)
+    flat = Image.new("RGB", (1024, 1024), (120, 120, 120))
+    config = cfg(tiles={**TILES, "seam_fix": "half-tile", "batch_size": 4})
+    result = enhance(host, config, ImageJob(flat, seed=3))
+    seam_calls = [call for call in host.calls if call.denoise == 0.25]
+    assert sum(call.batch_size for call in seam_calls) == 24  # 4×4 tiles: 12 + 12 seam segments
+    assert len(seam_calls) == 6
+    out = np.asarray(result.image, np.float32)
+    assert np.abs(np.diff(out.mean(axis=(0, 2)))).max() < 2.0
+    assert np.abs(np.diff(out.mean(axis=(1, 2)))).max() < 2.0
