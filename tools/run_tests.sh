@@ -63,8 +63,8 @@ yolo=$(venv yolo requirements/yolo.txt)
 "$yolo" tests/fixtures/fetch_models.py >&2
 run_pytest yolo "$yolo" yolo "$@"
 
-run_pytest gradio3 "$(venv gradio3 requirements/gradio3.txt)" gradio3 "$@"
-run_pytest gradio4 "$(venv gradio4 requirements/gradio4.txt)" gradio4 "$@"
+run_pytest gradio3 "$(venv gradio3 requirements/gradio3.txt)" gradio3 tests/webui "$@"
+run_pytest gradio4 "$(venv gradio4 requirements/gradio4.txt)" gradio4 tests/webui "$@"
 
 "$core" tools/summarize_junit.py "$reports"/*.xml || status=1
 exit $status

@@ -1,0 +1,74 @@
+"""The "Enhance" section of the WebUI Settings, and how the script reads it.
+
+Options are read with `opts.data.get(key, default)`: until the Settings page is built (and in
+API-only start-ups before that), `opts.<key>` raises for keys the user never saved.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SECTION = ("enhance", "Enhance")
+CATEGORY = "postprocessing"
+
+DETAIL_TABS = "enhance_detail_tabs"
+SAVE_BEFORE = "enhance_save_before"
+MODELS_DIR = "enhance_models_dir"
+NESTED_SCRIPTS = "enhance_nested_scripts"
+
+NESTED_SCRIPTS_DEFAULT = (
+    "soft_inpainting,hypertile_script,dynamic_thresholding,lora_block_weight,negpip,"
+    "sd_forge_freeu,forge_freeu"
+)
+"""Always-on scripts (by file stem) that also run inside nested jobs. Others (ControlNet,
+ADetailer, regional prompters …) hold per-image state sized for the user's image: a tile or a
+face crop must not get them. The ADetailer pattern, with a setting to change it."""
+
+DEFAULTS: dict[str, Any] = {
+    DETAIL_TABS: 2,
+    SAVE_BEFORE: False,
+    MODELS_DIR: "",
+    NESTED_SCRIPTS: NESTED_SCRIPTS_DEFAULT,
+}
+
+
+def get(opts: Any, key: str) -> Any:
+    """An Enhance option, or its default when never saved (never raises)."""
+    default = DEFAULTS.get(key)
+    data = getattr(opts, "data", None) or {}
+    return data.get(key, default)
+
+
+def detail_tabs(opts: Any) -> int:
+    try:
+        return max(1, min(8, int(get(opts, DETAIL_TABS))))
+    except (TypeError, ValueError):
+        return DEFAULTS[DETAIL_TABS]
+
+
+def register(shared: Any, gr: Any) -> None:
+    """on_ui_settings: add the options (`shared` and `gradio` handed in by the script)."""
+    info = shared.OptionInfo
+    section = {"section": SECTION, "category_id": CATEGORY}
+    options = {
+        DETAIL_TABS: info(
+            DEFAULTS[DETAIL_TABS], "Number of detail-pass tabs", gr.Slider,
+            {"minimum": 1, "maximum": 8, "step": 1}, **section,
+        ).needs_reload_ui(),
+        SAVE_BEFORE: info(
+            DEFAULTS[SAVE_BEFORE], "Also save each image as it was before Enhance", **section,
+        ),
+        MODELS_DIR: info(
+            DEFAULTS[MODELS_DIR],
+            "Detector models folder (empty = models/enhance; --enhance-models-dir wins)",
+            **section,
+        ),
+        NESTED_SCRIPTS: info(
+            NESTED_SCRIPTS_DEFAULT,
+            "Other always-on scripts (file names, comma-separated) that also run inside "
+            "Enhance's own passes",
+            **section,
+        ),
+    }  # fmt: skip
+    for key, option in options.items():
+        shared.opts.add_option(key, option)

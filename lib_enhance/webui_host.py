@@ -1,0 +1,506 @@
+"""The `Host` interface on the real WebUIs: A1111 1.10.x and Forge (the only `modules.*` user).
+
+Every img2img group becomes ONE nested `StableDiffusionProcessingImg2Img` whose init images are
+the group's items (per-item prompts and seeds passed as lists), so the host samples them as one
+batch. Nested jobs never save, never restore faces, never apply styles (prompts from
+`p.all_prompts` already carry them), use fresh conditioning caches, and run without this
+extension in their script runner, so they cannot recurse.
+
+Checkpoint swaps follow HOST_API.md §3.3 and are chosen by capability: Forge `main` has
+`sd_models.forge_model_reload` and swaps through `main_entry.checkpoint_change` (with the
+`forge_hash` crash trap handled); everything else (A1111, reForge, Forge Classic) loads eagerly
+with `reload_model_weights` and pins the nested jobs to that checkpoint through
+`override_settings`, because `process_images` without an override switches back to the user's.
+The user's checkpoint is always restored explicitly, also after a failed load.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from modules import processing, sd_models, sd_samplers, shared
+from PIL import Image
+
+from . import settings as enhance_settings
+from .config import HostNames
+from .host import CheckpointSwitcher, HostError, HostInterrupted, Img2ImgItem, PassSettings
+
+log = logging.getLogger("enhance")
+
+INPAINT_FILL = {"fill": 0, "original": 1, "latent noise": 2, "latent nothing": 3}
+
+NESTED_OPTIONS = {
+    "overlay_inpaint": True,
+    "img2img_color_correction": False,
+    "save_init_img": False,
+    "return_mask": False,
+    "return_mask_composite": False,
+    "return_grid": False,
+}
+"""Options forced on nested jobs: the full frame back, nothing written to disk, no extras."""
+
+_MISSING = object()
+
+
+def is_forge() -> bool:
+    """Forge `main` (own model manager). reForge / Forge Classic answer False: A1111-style."""
+    return hasattr(sd_models, "forge_model_reload")
+
+
+def _state() -> Any:
+    return shared.state
+
+
+class WebUIHost:
+    """`host.Host` for one generation. `p` is the user's job (None for API-only calls)."""
+
+    def __init__(self, p: Any = None, own_script: Any = None):
+        self.p = p
+        self.own_script = own_script
+        self.switcher = CheckpointSwitcher(self._load)
+        self.forge = is_forge()
+        self._pinned: dict[str, Any] = {}
+        self._user: tuple[Any, Any] | None = None
+        self.hashes: dict[str, str] = {}
+        """Checkpoint name → short hash of what was loaded, for the infotext."""
+
+    # ------------------------------------------------------------------ lists
+
+    def upscalers(self) -> list[str]:
+        names = [u.name for u in shared.sd_upscalers]
+        return names + [m for m in getattr(shared, "latent_upscale_modes", {}) if m not in names]
+
+    def checkpoints(self) -> list[str]:
+        return [info.title for info in sd_models.checkpoints_list.values()]
+
+    def vaes(self) -> list[str]:
+        if self.forge:
+            from modules_forge import main_entry
+
+            return list(getattr(main_entry, "module_list", {}))
+        from modules import sd_vae
+
+        return ["Automatic", "None", *sd_vae.vae_dict]
+
+    # ------------------------------------------------------------------ state
+
+    def stop_requested(self) -> bool:
+        st = _state()
+        return bool(st.interrupted or st.skipped or getattr(st, "stopping_generation", False))
+
+    def progress(self, text: str, done: int, total: int) -> None:
+        _state().textinfo = f"Enhance: {text} {done}/{total}" if total else f"Enhance: {text}"
+
+    def _check_stop(self, what: str) -> None:
+        if self.stop_requested():
+            raise HostInterrupted(f"{what}: interrupted by the user")
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def use_checkpoint(self, checkpoint: str, vae: str = "") -> contextlib.AbstractContextManager:
+        return self.switcher.use(checkpoint, vae)
+
+    def checkpoint_scope(self) -> contextlib.AbstractContextManager:
+        return self.switcher.scope()
+
+    def _load(self, checkpoint: str, vae: str) -> None:
+        """Make (checkpoint, vae) active; ("", "") = the user's own. Raises on failure."""
+        if self.forge:
+            self._load_forge(checkpoint, vae)
+        else:
+            self._load_a1111(checkpoint, vae)
+
+    def restore_checkpoint(self) -> None:
+        """Load the user's checkpoint now (after the host's own Hires.fix swapped it lazily)."""
+        if self.forge:
+            sd_models.forge_model_reload()
+            if sd_models.model_data.sd_model is None:
+                sd_models.model_data.forge_hash = ""
+                sd_models.forge_model_reload()
+        else:
+            sd_models.reload_model_weights()
+
+    def _resolve(self, name: str) -> Any:
+        info = sd_models.get_closet_checkpoint_match(name)
+        if info is None:
+            raise HostError(
+                f"unknown checkpoint {name!r}; the host has: {', '.join(self.checkpoints())}"
+            )
+        return info
+
+    def _load_a1111(self, checkpoint: str, vae: str) -> None:
+        had_vae = "sd_vae" in self._pinned
+        self._pinned = {}
+        if not checkpoint and not vae:  # restore: opts still name the user's checkpoint
+            sd_models.reload_model_weights()
+            if had_vae:
+                from modules import sd_vae
+
+                sd_vae.reload_vae_weights()
+            return
+        if checkpoint:
+            info = self._resolve(checkpoint)
+            with sd_models.SkipWritingToConfig():
+                sd_models.reload_model_weights(info=info)
+            self._pinned["sd_model_checkpoint"] = info.title
+            self.hashes[checkpoint] = info.shorthash or info.hash or ""
+        if vae:
+            if vae not in self.vaes():
+                raise HostError(f"unknown VAE {vae!r}; the host has: {', '.join(self.vaes())}")
+            self._pinned["sd_vae"] = vae
+
+    def _load_forge(self, checkpoint: str, vae: str) -> None:
+        from modules_forge import main_entry
+
+        opts = shared.opts
+        if self._user is None:
+            self._user = (
+                opts.data.get("sd_model_checkpoint"),
+                list(opts.data.get("forge_additional_modules") or []),
+            )
+        user_ckpt, user_modules = self._user
+        restoring = not checkpoint and not vae
+        try:
+            if checkpoint:
+                info = self._resolve(checkpoint)
+                main_entry.checkpoint_change(info.title, save=False, refresh=True)
+                self.hashes[checkpoint] = info.shorthash or info.hash or ""
+            else:
+                main_entry.checkpoint_change(user_ckpt, save=False, refresh=True)
+            if vae:
+                if vae not in self.vaes():
+                    raise HostError(f"unknown VAE {vae!r}; the host has: {self.vaes()}")
+                main_entry.modules_change([vae], save=False, refresh=True)
+            else:
+                main_entry.modules_change(user_modules, save=False, refresh=True)
+            sd_models.forge_model_reload()
+            if sd_models.model_data.sd_model is None:
+                # The crash trap (HOST_API §3.3): a failed load left a stale forge_hash.
+                sd_models.model_data.forge_hash = ""
+                sd_models.forge_model_reload()
+        except Exception:
+            sd_models.model_data.forge_hash = ""
+            raise
+        if restoring:
+            self._user = None
+
+    # ------------------------------------------------------------------ upscale
+
+    def upscale(self, image: Image.Image, upscaler: str, width: int, height: int) -> Image.Image:
+        self._check_stop("upscale")
+        found = next((u for u in shared.sd_upscalers if u.name == upscaler), None)
+        if found is None:
+            names = ", ".join(u.name for u in shared.sd_upscalers)
+            raise HostError(f"unknown upscaler {upscaler!r}; the host has: {names}")
+        _state().textinfo = f"Enhance: upscaling with {upscaler}"
+        image = image.convert("RGB")
+        scale = max(width / image.width, height / image.height)
+        try:
+            out = found.scaler.upscale(image, scale, found.data_path) if scale > 1 else image
+        except Exception as exc:
+            raise HostError(f"upscaler {upscaler!r} failed: {exc}") from exc
+        if out.size != (width, height):
+            out = out.resize((width, height), Image.LANCZOS)
+        return out.convert("RGB")
+
+    # ------------------------------------------------------------------ img2img
+
+    def img2img(self, settings: PassSettings, items: Sequence[Img2ImgItem]) -> list[Image.Image]:
+        """One nested job per distinct mask (the host has one mask per job); usually one."""
+        out: list[Image.Image | None] = [None] * len(items)
+        for indices in _group_by_mask(items):
+            self._check_stop(settings.label or "img2img")
+            group = [items[i] for i in indices]
+            for i, image in zip(indices, self._run(settings, group), strict=True):
+                out[i] = image
+        return [im for im in out if im is not None]
+
+    def _run(self, settings: PassSettings, items: Sequence[Img2ImgItem]) -> list[Image.Image]:
+        p2 = self._nested_job(settings, items)
+        st = _state()
+        st.job_count = max(st.job_count, st.job_no) + 1
+        st.textinfo = f"Enhance: {settings.label}" if settings.label else "Enhance"
+        saved = {k: shared.opts.data.get(k, _MISSING) for k in p2.override_settings}
+        try:
+            processed = processing.process_images(p2)
+        except Exception as exc:
+            raise HostError(f"{settings.label or 'img2img'}: the host failed: {exc}") from exc
+        finally:
+            p2.close()
+            _restore_options(saved)
+        first = getattr(processed, "index_of_first_image", 0)
+        images = list(processed.images[first : first + len(items)])
+        if len(images) < len(items) or self.stop_requested():
+            raise HostInterrupted(f"{settings.label or 'img2img'}: the host returned no image")
+        return [im.convert("RGB") for im in images]
+
+    def _nested_job(self, settings: PassSettings, items: Sequence[Img2ImgItem]) -> Any:
+        cls = processing.StableDiffusionProcessingImg2Img
+        p = self.p
+        opts = shared.opts
+        overrides = {**NESTED_OPTIONS, **self._pinned}
+        if self.forge:  # Forge swaps through main_entry; an override would reload per job
+            overrides.pop("sd_model_checkpoint", None)
+        values: dict[str, Any] = {
+            "outpath_samples": getattr(p, "outpath_samples", None) or opts.outdir_img2img_samples,
+            "outpath_grids": getattr(p, "outpath_grids", None) or opts.outdir_img2img_grids,
+            "prompt": [it.prompt for it in items],
+            "negative_prompt": [it.negative_prompt for it in items],
+            "styles": [],
+            "seed": [int(it.seed) for it in items],
+            "subseed": -1,
+            "subseed_strength": 0,
+            "sampler_name": settings.sampler or getattr(p, "sampler_name", None),
+            "scheduler": settings.scheduler or getattr(p, "scheduler", None),
+            "batch_size": len(items),
+            "n_iter": 1,
+            "steps": int(settings.steps or getattr(p, "steps", 20)),
+            "cfg_scale": float(settings.cfg or getattr(p, "cfg_scale", 7.0)),
+            "width": int(settings.width),
+            "height": int(settings.height),
+            "restore_faces": False,
+            "tiling": bool(getattr(p, "tiling", False)),
+            "do_not_save_samples": True,
+            "do_not_save_grid": True,
+            "extra_generation_params": {},
+            "override_settings": overrides,
+            "override_settings_restore_afterwards": True,
+            "init_images": [it.image.convert("RGB") for it in items],
+            "resize_mode": 0,
+            "denoising_strength": float(settings.denoise),
+            "mask": items[0].mask,
+            "mask_blur": int(settings.mask_blur),
+            "inpainting_fill": INPAINT_FILL.get(settings.inpaint_fill, 1),
+            "inpaint_full_res": False,
+            "inpaint_full_res_padding": 0,
+            "inpainting_mask_invert": 0,
+            "distilled_cfg_scale": getattr(p, "distilled_cfg_scale", 3.5),
+        }
+        fields = cls.__dataclass_fields__
+        p2 = cls(**{k: v for k, v in values.items() if k in fields and fields[k].init})
+        p2._enhance_inner = True
+        p2.cached_c = [None, None]
+        p2.cached_uc = [None, None]
+        if p is not None:
+            p2.user = getattr(p, "user", None)
+            runner = self._nested_runner()
+            if runner is not None:
+                p2.scripts = runner
+                p2.script_args = list(p.script_args or ())
+        return p2
+
+    def _nested_runner(self) -> Any:
+        """A copy of the user's runner keeping only the allowed always-on scripts, never us."""
+        runner = getattr(self.p, "scripts", None)
+        if runner is None:
+            return None
+        keep = {
+            s.strip()
+            for s in str(enhance_settings.get(shared.opts, enhance_settings.NESTED_SCRIPTS)).split(
+                ","
+            )
+        }
+        nested = copy.copy(runner)
+        nested.alwayson_scripts = [
+            s
+            for s in runner.alwayson_scripts
+            if s is not self.own_script
+            and not getattr(s, "is_enhance", False)
+            and _stem(getattr(s, "filename", "")) in keep
+        ]
+        nested.callback_map = {}
+        return nested
+
+    # ------------------------------------------------------------------ saving
+
+    def save_before(self, image: Image.Image, p: Any, index: int, info: str) -> None:
+        """Save the image as it was before Enhance, like the host's -before-highres-fix."""
+        from modules import images
+
+        if not p.save_samples():
+            return
+        images.save_image(
+            image, p.outpath_samples, "", p.all_seeds[index], p.all_prompts[index],
+            shared.opts.samples_format, info=info, p=p, suffix="-before-enhance",
+        )  # fmt: skip
+
+    @contextlib.contextmanager
+    def keep_params_txt(self) -> Iterator[None]:
+        """Nested jobs overwrite params.txt (the ↙ button); put the user's back afterwards."""
+        from modules import paths
+
+        path = os.path.join(paths.data_path, "params.txt")
+        try:
+            with open(path, encoding="utf8") as fh:
+                before: str | None = fh.read()
+        except OSError:
+            before = None
+        try:
+            yield
+        finally:
+            if before is not None:
+                with contextlib.suppress(OSError), open(path, "w", encoding="utf8") as fh:
+                    fh.write(before)
+
+
+def _stem(filename: str) -> str:
+    return os.path.splitext(os.path.basename(filename or ""))[0]
+
+
+def _group_by_mask(items: Sequence[Img2ImgItem]) -> list[list[int]]:
+    groups: dict[Any, list[int]] = {}
+    for i, item in enumerate(items):
+        key = None if item.mask is None else (item.mask.size, item.mask.convert("L").tobytes())
+        groups.setdefault(key, []).append(i)
+    return list(groups.values())
+
+
+def _restore_options(saved: dict[str, Any]) -> None:
+    """Undo every nested override in opts.data, also keys the host never snapshots (§12)."""
+    data = shared.opts.data
+    for key, value in saved.items():
+        if value is _MISSING:
+            data.pop(key, None)
+        else:
+            data[key] = value
+
+
+# ---------------------------------------------------------------------- host lists
+
+
+def latent_modes() -> list[str]:
+    return list(getattr(shared, "latent_upscale_modes", {}))
+
+
+def sampler_names() -> list[str]:
+    names: list[str] = []
+    for s in sd_samplers.all_samplers:
+        names += [s.name, *(getattr(s, "aliases", None) or [])]
+    return names
+
+
+def scheduler_names() -> list[str]:
+    try:
+        from modules import sd_schedulers
+    except ImportError:
+        return []
+    return [n for s in sd_schedulers.schedulers for n in (s.label, s.name)]
+
+
+def checkpoint_names() -> list[str]:
+    """Titles first (what an error message shows), then every other alias the host accepts."""
+    titles = [info.title for info in sd_models.checkpoints_list.values()]
+    aliases = getattr(sd_models, "checkpoint_aliases", {})
+    return titles + [a for a in aliases if a not in titles]
+
+
+def detector_names() -> list[str]:
+    registry = detector_registry()
+    return list(registry.names()) if registry is not None else []
+
+
+_REGISTRY: Any = None
+
+
+def detector_registry() -> Any:
+    """The detector registry (one per server: models load once), over our and ADetailer's
+    model folders. Listing is cheap; a model loads, or downloads, on first use only."""
+    global _REGISTRY
+    if _REGISTRY is None:
+        from pathlib import Path
+
+        from modules import paths
+
+        from . import detect
+
+        folders = detect.default_folders(Path(paths.models_path), Path(models_dir()))
+        _REGISTRY = detect.DetectorRegistry(folders, device=_device())
+    return _REGISTRY
+
+
+def _device() -> str:
+    try:
+        from modules import devices
+
+        return str(devices.device)
+    except (ImportError, AttributeError):
+        return "cpu"
+
+
+def models_dir() -> str:
+    """Where detector models live: --enhance-models-dir, the setting, or models/enhance."""
+    from modules import paths
+
+    cmd = getattr(shared.cmd_opts, "enhance_models_dir", None)
+    opt = enhance_settings.get(shared.opts, enhance_settings.MODELS_DIR)
+    return cmd or opt or os.path.join(paths.models_path, "enhance")
+
+
+def rescan(kind: str) -> None:
+    """Refresh button: look for new model files of `kind` before the list is read again."""
+    if kind == "checkpoint":
+        sd_models.list_models()
+    elif kind == "detector":
+        detector_registry().refresh()
+    elif kind == "vae":
+        if is_forge():
+            from modules_forge import main_entry
+
+            main_entry.refresh_models()
+        else:
+            from modules import sd_vae
+
+            sd_vae.refresh_vae_list()
+
+
+def models() -> dict[str, list[str]]:
+    """GET /enhance/v1/models: what the host has, by kind."""
+    host = WebUIHost()
+    return {
+        "detectors": detector_names(),
+        "upscalers": host.upscalers(),
+        "checkpoints": host.checkpoints(),
+        "vaes": host.vaes(),
+        "samplers": [s.name for s in sd_samplers.all_samplers],
+        "schedulers": scheduler_names(),
+    }
+
+
+def enhance_image(image: Image.Image, config: dict[str, Any], **job: Any) -> Any:
+    """POST /enhance/v1/enhance: one image through the pipeline, under the host's queue lock."""
+    from modules import call_queue
+
+    from . import pipeline
+
+    job.setdefault("sampler", sd_samplers.all_samplers[0].name if sd_samplers.all_samplers else "")
+    with call_queue.queue_lock:
+        state = _state()
+        state.begin(job="enhance")
+        try:
+            host = WebUIHost(None)
+            with host.keep_params_txt():
+                return pipeline.enhance(
+                    host, config, pipeline.ImageJob(image=image, **job), detector_registry()
+                )
+        finally:
+            state.end()
+
+
+def host_names() -> HostNames:
+    """Every host list a config name is checked against."""
+    host = WebUIHost()
+    return HostNames(
+        {
+            "upscaler": host.upscalers(),
+            "checkpoint": checkpoint_names(),
+            "vae": host.vaes(),
+            "sampler": sampler_names(),
+            "scheduler": scheduler_names(),
+            "detector": detector_names(),
+        }
+    )

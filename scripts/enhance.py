@@ -1,0 +1,95 @@
+"""Enhance for AUTOMATIC1111 WebUI 1.10 and Forge: the always-on script (wiring only).
+
+Everything with logic lives in `lib_enhance`: the accordion (`ui`), the callbacks
+(`webui_script`), the host adapter (`webui_host`), the API (`api`), the stages (`pipeline`).
+Args are `[enabled, config_dict]`, in the UI and the API alike.
+"""
+
+from __future__ import annotations
+
+from modules import script_callbacks, scripts, shared
+
+from lib_enhance import api, infotext, settings, ui, webui_host, webui_script
+
+
+class EnhanceScript(scripts.Script):
+    create_group = False  # the InputAccordion is the group
+    sorting_priority = 20  # Forge: after the built-ins that shape sampling
+    is_enhance = True  # lets the nested runner filter out every copy of us
+
+    def __init__(self):
+        super().__init__()
+        self.controller = webui_script.Controller(
+            host_factory=lambda p: webui_host.WebUIHost(p, self),
+            names=webui_host.host_names,
+            detectors=webui_host.detector_registry,
+            option=lambda key, default: shared.opts.data.get(key, default),
+            forge=webui_host.is_forge(),
+        )
+
+    def title(self):
+        return "Enhance"
+
+    def show(self, is_img2img):
+        return scripts.AlwaysVisible
+
+    def ui(self, is_img2img):
+        import gradio as gr
+        from modules.ui_common import create_refresh_button
+        from modules.ui_components import InputAccordion
+
+        host = webui_host.WebUIHost()
+        parts = ui.build(
+            gr,
+            InputAccordion=InputAccordion,
+            elem_id=self.elem_id,
+            lists=ui.HostLists(
+                upscalers=host.upscalers,
+                checkpoints=host.checkpoints,
+                vaes=host.vaes,
+                samplers=webui_host.sampler_names,
+                schedulers=webui_host.scheduler_names,
+                detectors=webui_host.detector_names,
+                rescan=webui_host.rescan,
+            ),
+            detail_tabs=settings.detail_tabs(shared.opts),
+            refresh_button=create_refresh_button,
+            is_img2img=is_img2img,
+        )
+        self.infotext_fields = parts.infotext_fields
+        self.paste_field_names = parts.paste_field_names
+        return parts.args
+
+    def process(self, p, *args):
+        self.controller.process(p, args)
+
+    def postprocess_image(self, p, pp, *args):
+        self.controller.image(p, pp, composite=False)
+
+    def postprocess_image_after_composite(self, p, pp, *args):
+        self.controller.image(p, pp, composite=True)
+
+    def postprocess(self, p, processed, *args):
+        self.controller.postprocess(p)
+
+
+def on_ui_settings():
+    import gradio as gr
+
+    settings.register(shared, gr)
+
+
+def on_app_started(demo, app):
+    service = api.Service(
+        names=webui_host.host_names,
+        models=webui_host.models,
+        enhance=webui_host.enhance_image,
+        allow_paths=lambda: bool(getattr(shared.cmd_opts, "enhance_allow_api_paths", False)),
+    )
+    api.install(app, service)
+    # The folder-batch job service hooks in here: batch.register_routes(app, service) (issue 5).
+
+
+script_callbacks.on_ui_settings(on_ui_settings)
+script_callbacks.on_infotext_pasted(infotext.migrate)
+script_callbacks.on_app_started(on_app_started)

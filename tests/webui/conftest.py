@@ -1,0 +1,207 @@
+"""Fixtures that start a stand-in host (A1111 1.10.1 or Forge) with Enhance installed."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HOSTS = Path(__file__).parent / "hosts"
+REPO = Path(__file__).resolve().parents[2]
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+def _purge() -> None:
+    for name in list(sys.modules):
+        if name in ("modules", "modules_forge", "launch") or name.startswith(
+            ("modules.", "modules_forge.", "lib_enhance.webui_host")
+        ):
+            del sys.modules[name]
+    package = sys.modules.get("lib_enhance")
+    if package is not None and hasattr(package, "webui_host"):
+        delattr(package, "webui_host")  # else `from lib_enhance import webui_host` is stale
+
+
+class WebUI:
+    """A started stand-in host with Enhance loaded, and helpers that mirror the host's entries."""
+
+    def __init__(self, flavour: str, root: Path):
+        self.flavour = flavour
+        self.forge = flavour == "forge"
+        self.root = root
+        from modules import (
+            _boot,
+            errors,
+            images,
+            img2img,
+            processing,
+            script_callbacks,
+            scripts,
+            sd_models,
+            shared,
+        )  # fmt: skip
+
+        self.boot = _boot
+        self.errors, self.images, self.img2img_mod = errors, images, img2img
+        self.processing, self.scripts, self.sd_models = processing, scripts, sd_models
+        self.shared, self.script_callbacks = shared, script_callbacks
+
+    # ---- set-up
+
+    def start(self, gradio_ui: bool = False) -> None:
+        self.boot.boot(self.root)
+        soft, other = _recorders(self.scripts)
+        self.boot.load_extension_scripts(
+            str(REPO), extra_classes=[(soft, "/ext/soft_inpainting.py"), (other, "/ext/other.py")]
+        )
+        self.blocks = []
+        if gradio_ui:  # the host imports its gradio patches (tooltip=) at start-up
+            import gradio as gr
+
+            name = "gradio_extensions" if self.forge else "gradio_extensons"
+            __import__(f"modules.{name}")
+        for runner in (self.scripts.scripts_txt2img, self.scripts.scripts_img2img):
+            for script in runner.alwayson_scripts:
+                if getattr(script, "is_enhance", False) and not gradio_ui:
+                    script.ui = lambda is_img2img: [_Stub(False), _Stub({})]
+            if gradio_ui:
+                with gr.Blocks() as block:
+                    runner.setup_ui()
+                self.blocks.append(block)
+            else:
+                runner.setup_ui()
+        self.sd_models.LOADS.clear()
+
+    def enhance_script(self, img2img: bool = False) -> Any:
+        runner = self.scripts.scripts_img2img if img2img else self.scripts.scripts_txt2img
+        return next(s for s in runner.alwayson_scripts if getattr(s, "is_enhance", False))
+
+    def script_args(self, runner: Any, args: list[Any]) -> tuple[Any, ...]:
+        values: list[Any] = [0] + [None] * (len(runner.inputs) - 1)
+        script = next(s for s in runner.alwayson_scripts if getattr(s, "is_enhance", False))
+        for i, value in enumerate(args[: script.args_to - script.args_from]):
+            values[script.args_from + i] = value
+        return tuple(values)
+
+    # ---- the host's entries (txt2img.py / img2img.py), same order of assignments
+
+    def txt2img(self, args: list[Any], **fields: Any) -> tuple[Any, Any]:
+        runner = self.scripts.scripts_txt2img
+        defaults = dict(prompt="a cat", negative_prompt="blurry", seed=1000, steps=20,
+                        sampler_name="Euler a", scheduler="Automatic", cfg_scale=7.0,
+                        width=64, height=48, outpath_samples=str(self.root / "txt2img"),
+                        outpath_grids=str(self.root / "grids"))  # fmt: skip
+        if self.forge:
+            defaults["hr_additional_modules"] = []
+        p = self.processing.StableDiffusionProcessingTxt2Img(**{**defaults, **fields})
+        p.scripts = runner
+        p.script_args = self.script_args(runner, args)
+        return p, self._run(p, runner)
+
+    def img2img_p(self, args: list[Any], image: Any, **fields: Any) -> Any:
+        runner = self.scripts.scripts_img2img
+        defaults = dict(prompt="a dog", negative_prompt="", seed=2000, steps=20,
+                        sampler_name="Euler a", scheduler="Automatic", cfg_scale=7.0,
+                        width=image.width, height=image.height, denoising_strength=0.5,
+                        init_images=[image], outpath_samples=str(self.root / "img2img"),
+                        outpath_grids=str(self.root / "grids"))  # fmt: skip
+        p = self.processing.StableDiffusionProcessingImg2Img(**{**defaults, **fields})
+        p.scripts = runner
+        p.script_args = self.script_args(runner, args)
+        return p
+
+    def img2img(self, args: list[Any], image: Any, **fields: Any) -> tuple[Any, Any]:
+        p = self.img2img_p(args, image, **fields)
+        return p, self._run(p, self.scripts.scripts_img2img)
+
+    def _run(self, p: Any, runner: Any) -> Any:
+        state = self.shared.state
+        state.begin(job="test")
+        try:
+            return runner.run(p, *p.script_args) or self.processing.process_images(p)
+        finally:
+            state.end()
+
+    # ---- what tests look at
+
+    def loaded_title(self) -> str | None:
+        model = self.sd_models.model_data.sd_model
+        return getattr(getattr(model, "sd_checkpoint_info", None), "title", None)
+
+    def title(self, name: str) -> str:
+        return self.sd_models.get_closet_checkpoint_match(name).title
+
+    def inner_calls(self) -> list[dict]:
+        return [c for c in self.processing.CALLS if c["inner"]]
+
+
+class _Stub:
+    """A control as the API's default-args code sees it: only `.value`."""
+
+    def __init__(self, value: Any):
+        self.value = value
+
+
+def _recorders(scripts: Any) -> tuple[type, type]:
+    class SoftRec(scripts.Script):  # whitelisted by file stem: runs in nested jobs too
+        def title(self):
+            return "SoftRec"
+
+        def show(self, is_img2img):
+            return scripts.AlwaysVisible
+
+        def setup(self, p, *args):
+            pass
+
+        def process(self, p, *args):
+            pass
+
+        def postprocess_image(self, p, pp, *args):
+            pass
+
+        def postprocess(self, p, processed, *args):
+            pass
+
+    class OtherRec(SoftRec):  # not whitelisted: must not run in nested jobs
+        def title(self):
+            return "OtherRec"
+
+    return SoftRec, OtherRec
+
+
+def _start(flavour: str, root: Path, gradio_ui: bool) -> WebUI:
+    _purge()
+    sys.path[:0] = [str(HOSTS / flavour), str(HOSTS / "common")]
+    webui = WebUI(flavour, root)
+    webui.start(gradio_ui=gradio_ui)
+    return webui
+
+
+def _stop() -> None:
+    for entry in (str(HOSTS / "a1111"), str(HOSTS / "forge"), str(HOSTS / "common"), str(REPO)):
+        while entry in sys.path[:3]:
+            sys.path.remove(entry)
+    _purge()
+
+
+@pytest.fixture(params=["a1111", "forge"])
+def webui(request: Any, tmp_path: Path) -> Any:
+    yield _start(request.param, tmp_path, gradio_ui=False)
+    _stop()
+
+
+@pytest.fixture
+def start_webui(tmp_path: Path) -> Any:
+    """Factory for tests that pick the flavour themselves (gradio/fastapi venvs)."""
+    started = []
+
+    def start(flavour: str, gradio_ui: bool = True) -> WebUI:
+        started.append(flavour)
+        return _start(flavour, tmp_path, gradio_ui)
+
+    yield start
+    if started:
+        _stop()

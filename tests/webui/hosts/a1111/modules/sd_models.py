@@ -1,0 +1,123 @@
+"""modules/sd_models.py, A1111 v1.10.1: registry, select_checkpoint, reload_model_weights."""
+
+from modules import _checkpoints, shared
+from modules._checkpoints import LOADS, CheckpointInfo  # noqa: F401
+
+checkpoints_list = {}
+checkpoint_aliases = {}
+checkpoint_alisases = checkpoint_aliases
+checkpoints_loaded = {}
+
+
+def checkpoint_tiles(use_short=False):
+    return [x.short_title if use_short else x.title for x in checkpoints_list.values()]
+
+
+def list_models():
+    pass
+
+
+def get_closet_checkpoint_match(search_string):
+    if not search_string:
+        return None
+    info = checkpoint_aliases.get(search_string)
+    if info is not None:
+        return info
+    found = sorted(
+        [info for info in checkpoints_list.values() if search_string in info.title],
+        key=lambda x: len(x.title),
+    )
+    if found:
+        return found[0]
+    search_string_without_checksum = (
+        search_string.split(" [")[0] if " [" in search_string else search_string
+    )
+    found = sorted(
+        [
+            info
+            for info in checkpoints_list.values()
+            if search_string_without_checksum in info.title
+        ],
+        key=lambda x: len(x.title),
+    )
+    return found[0] if found else None
+
+
+def select_checkpoint():
+    model_checkpoint = shared.opts.sd_model_checkpoint
+    info = checkpoint_aliases.get(model_checkpoint)
+    if info is not None:
+        return info
+    return next(iter(checkpoints_list.values()))
+
+
+class SkipWritingToConfig:
+    skip = False
+    previous = None
+
+    def __enter__(self):
+        self.previous = SkipWritingToConfig.skip
+        SkipWritingToConfig.skip = True
+        return self
+
+    def __exit__(self, exc_type, exc_value, exc_traceback):
+        SkipWritingToConfig.skip = self.previous
+
+
+class SdModelData:
+    def __init__(self):
+        self.sd_model = None
+        self.loaded_sd_models = []
+        self.was_loaded_at_least_once = False
+
+    def get_sd_model(self):
+        if self.was_loaded_at_least_once and self.sd_model is not None:
+            return self.sd_model
+        if self.sd_model is None:
+            load_model()
+        return self.sd_model
+
+    def set_sd_model(self, v, already_loaded=False):
+        self.sd_model = v
+
+
+model_data = SdModelData()
+
+
+def _build(info):
+    if info.title in _checkpoints.FAIL_LOAD:
+        raise RuntimeError(f"Error loading {info.title}: corrupt file")
+    LOADS.append(info.title)
+    model = _checkpoints.FakeModel(info, _checkpoints.code_of(checkpoints_list, info))
+    if not SkipWritingToConfig.skip:
+        shared.opts.data["sd_model_checkpoint"] = info.title
+    return model
+
+
+def load_model(checkpoint_info=None, already_loaded_state_dict=None):
+    info = checkpoint_info or select_checkpoint()
+    model_data.sd_model = None  # a failed load of another architecture leaves nothing loaded
+    model = _build(info)
+    model_data.sd_model = model
+    model_data.was_loaded_at_least_once = True
+    return model
+
+
+def reload_model_weights(sd_model=None, info=None, forced_reload=False):
+    checkpoint_info = info or select_checkpoint()
+    current = model_data.sd_model
+    if (
+        current is not None
+        and current.sd_checkpoint_info.filename == checkpoint_info.filename
+        and not forced_reload
+    ):
+        return current
+    return load_model(checkpoint_info)
+
+
+def unload_model_weights(sd_model=None, info=None):
+    pass
+
+
+def apply_alpha_schedule_override(sd_model, p=None):
+    pass

@@ -1,0 +1,3 @@
+"""Stand-in bookkeeping (not a host module): every Upscaler.upscale call."""
+
+CALLS: list = []

@@ -1,0 +1,22 @@
+"""modules/sd_schedulers.py: Scheduler(name, label, function, ...)."""
+
+import dataclasses
+
+
+@dataclasses.dataclass
+class Scheduler:
+    name: str
+    label: str
+    function: object = None
+    default_rho: float = -1
+    need_inner_model: bool = False
+    aliases: list = None
+
+
+schedulers = [
+    Scheduler("automatic", "Automatic"),
+    Scheduler("uniform", "Uniform"),
+    Scheduler("karras", "Karras"),
+    Scheduler("exponential", "Exponential"),
+]
+schedulers_map = {**{x.name: x for x in schedulers}, **{x.label: x for x in schedulers}}

@@ -1,0 +1,82 @@
+"""The accordion built by the real gradio of each host: 3.41.2 (A1111), 4.40.0 (Forge).
+
+Run in the matching venv: `-m gradio3` (A1111 stand-in) or `-m gradio4` (Forge stand-in).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from lib_enhance import config as cfgmod
+
+gr = pytest.importorskip("gradio")
+MAJOR = int(gr.__version__.split(".")[0])
+FLAVOUR = "a1111" if MAJOR == 3 else "forge"
+pytestmark = [pytest.mark.gradio3 if MAJOR == 3 else pytest.mark.gradio4]
+
+
+@pytest.fixture
+def webui(start_webui):
+    return start_webui(FLAVOUR, gradio_ui=True)
+
+
+@pytest.mark.parametrize("img2img", [False, True])
+def test_args_layout_is_enable_then_one_dict(webui, img2img):
+    script = webui.enhance_script(img2img=img2img)
+    runner = webui.scripts.scripts_img2img if img2img else webui.scripts.scripts_txt2img
+    assert script.args_to - script.args_from == 2
+    enabled, state = runner.inputs[script.args_from : script.args_to]
+    assert isinstance(enabled, gr.Checkbox) and enabled.value is False
+    assert isinstance(state, gr.State) and state.value == {}
+    tab = "img2img" if img2img else "txt2img"
+    assert enabled.elem_id == f"script_{tab}_enhance_enable-checkbox"
+    assert script.name == "enhance"
+
+
+def test_every_control_has_an_id_and_a_tooltip(webui):
+    script = webui.enhance_script()
+    controls = [c for c, _ in script.infotext_fields[2:]]
+    n_fields = 1 + sum(len(s.fields) for s in (cfgmod.HIRES, cfgmod.TILES, cfgmod.QA))
+    assert len(controls) == n_fields + 2 * len(cfgmod.DETAIL.fields)  # 2 detail tabs
+    ids = [c.elem_id for c in controls]
+    assert len(set(ids)) == len(ids)
+    assert all(i.startswith("script_txt2img_enhance_") for i in ids)
+    if MAJOR == 3:  # A1111 keeps tooltips; Forge's compatibility layer drops the keyword
+        assert all(getattr(c, "webui_tooltip", None) for c in controls)
+    assert "script_txt2img_enhance_detail_1_model" in ids
+
+
+def test_ui_has_no_side_effects_when_called_again(webui):
+    """The API builds ui() twice more per tab in a throw-away Blocks."""
+    script = webui.enhance_script()
+    before = list(webui.scripts.scripts_txt2img.inputs)
+    with gr.Blocks():
+        again = script.ui(False)
+    assert len(again) == 2 and again[0] is not before[script.args_from]
+    assert webui.scripts.scripts_txt2img.inputs == before
+
+
+def test_change_handlers_write_the_dict(webui):
+    from lib_enhance import ui
+
+    value = ui._store(("hires", "steps"), int, {}, 12.0)  # sliders deliver floats
+    assert value == {"hires": {"steps": 12}} and isinstance(value["hires"]["steps"], int)
+    assert cfgmod.validate(value)["hires"]["steps"] == 12
+
+
+def test_paste_restores_controls_and_ticks_enable(webui):
+    from modules import infotext_utils
+
+    config = {"hires": {"enabled": True, "upscaler": "Lanczos", "denoise": 0.4}}
+    _, processed = webui.txt2img([True, config])
+    params = infotext_utils.parse_generation_parameters(processed.infotexts[0])
+    script = webui.enhance_script()
+    updates = infotext_utils.paste_values(script.infotext_fields, params)
+    by_id = {
+        getattr(c, "elem_id", None): u
+        for (c, _), u in zip(script.infotext_fields, updates, strict=True)
+    }
+    assert updates[0]["value"] is True
+    assert by_id["script_txt2img_enhance_hires_denoise"]["value"] == 0.4
+    assert by_id["script_txt2img_enhance_hires_upscaler"]["value"] == "Lanczos"
+    assert cfgmod.validate(updates[1]["value"])["hires"]["denoise"] == 0.4
