@@ -17,6 +17,7 @@ import base64
 import io
 import json
 import logging
+import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -223,15 +224,14 @@ def handle_enhance(payload: Any, service: Service) -> dict[str, Any]:
         raise RequestError(422, error_body(exc)) from None
     job = _job_fields(payload)
     if "path" in payload:
-        if not service.allow_paths():
-            detail = "file paths over the API need --enhance-allow-api-paths on the server"
-            raise RequestError(403, {"detail": detail})
-        try:
-            image = Image.open(str(payload["path"])).convert("RGB")
-        except OSError as exc:
-            raise _problem("path", payload["path"], "a readable image file", str(exc)) from None
+        image = _read_path("path", payload["path"], service)
     else:
-        image = decode_image(payload.get("image"))
+        try:
+            image = decode_image(payload.get("image"))
+        except RequestError:
+            if not looks_like_path(payload.get("image")):
+                raise
+            image = _read_path("image", payload["image"], service)
     result = service.enhance(image, config, **job)
     return {
         "image": encode_image(result.image),
@@ -240,6 +240,34 @@ def handle_enhance(payload: Any, service: Service) -> dict[str, Any]:
         "qa": result.qa,
         "warnings": result.warnings,
     }
+
+
+PATHS_REFUSED = "file paths over the API need --enhance-allow-api-paths on the server"
+
+
+def looks_like_path(value: Any) -> bool:
+    """A server file name where base64 was expected ("/in/a.png", "C:\\in\\a.png", "~/a.png").
+
+    Only asked after base64 decoding failed (a base64 JPEG starts with "/9j/")."""
+    if not isinstance(value, str) or not value or value.startswith("data:"):
+        return False
+    head = value[:3]
+    return (
+        value.startswith(("/", "./", "../", "~", "\\"))
+        or (len(head) == 3 and head[0].isalpha() and head[1] == ":" and head[2] in "\\/")
+        or value.lower().endswith((".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"))
+    )
+
+
+def _read_path(field: str, value: Any, service: Service) -> Image.Image:
+    """An image named by a server path: 403 unless the server owner allowed paths."""
+    if not service.allow_paths():
+        raise RequestError(403, {"detail": PATHS_REFUSED, "field": field})
+    try:
+        with Image.open(os.path.expanduser(str(value))) as image:
+            return image.convert("RGB")
+    except OSError as exc:
+        raise _problem(field, value, "a readable image file", str(exc)) from None
 
 
 def _job_fields(payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -256,8 +284,12 @@ def _job_fields(payload: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def install(app: Any, service: Service) -> None:
-    """on_app_started: guard the host routes, add ours (only when the host API is on)."""
+def install(app: Any, service: Service, batch: Callable[[], Any] | None = None) -> None:
+    """on_app_started: guard the host routes, add ours (only when the host API is on).
+
+    `batch` gives the folder-batch job service; its routes get the same auth and the same
+    `--enhance-allow-api-paths` switch as ours.
+    """
     guarded = guard_routes(app, service.names)
     if not guarded:
         log.info("Enhance: host API not enabled (--api); no Enhance API routes added")
@@ -288,3 +320,10 @@ def install(app: Any, service: Service) -> None:
     for path, (endpoint, methods) in routes.items():
         if path not in existing:
             app.add_api_route(path, endpoint, methods=methods, dependencies=auth)
+    if batch is not None and BATCH_ROUTE not in existing:
+        from . import batch_api
+
+        batch_api.register_batch_routes(app, batch(), service.allow_paths, dependencies=auth)
+
+
+BATCH_ROUTE = "/enhance/v1/batch"

@@ -20,7 +20,7 @@ import contextlib
 import copy
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from modules import processing, sd_models, sd_samplers, shared
@@ -329,23 +329,27 @@ class WebUIHost:
             shared.opts.samples_format, info=info, p=p, suffix="-before-enhance",
         )  # fmt: skip
 
-    @contextlib.contextmanager
-    def keep_params_txt(self) -> Iterator[None]:
-        """Nested jobs overwrite params.txt (the ↙ button); put the user's back afterwards."""
-        from modules import paths
+    def keep_params_txt(self) -> contextlib.AbstractContextManager[None]:
+        return keep_params_txt()
 
-        path = os.path.join(paths.data_path, "params.txt")
-        try:
-            with open(path, encoding="utf8") as fh:
-                before: str | None = fh.read()
-        except OSError:
-            before = None
-        try:
-            yield
-        finally:
-            if before is not None:
-                with contextlib.suppress(OSError), open(path, "w", encoding="utf8") as fh:
-                    fh.write(before)
+
+@contextlib.contextmanager
+def keep_params_txt() -> Iterator[None]:
+    """Nested jobs overwrite params.txt (the ↙ button); put the user's back afterwards."""
+    from modules import paths
+
+    path = os.path.join(paths.data_path, "params.txt")
+    try:
+        with open(path, encoding="utf8") as fh:
+            before: str | None = fh.read()
+    except OSError:
+        before = None
+    try:
+        yield
+    finally:
+        if before is not None:
+            with contextlib.suppress(OSError), open(path, "w", encoding="utf8") as fh:
+                fh.write(before)
 
 
 def _stem(filename: str) -> str:
@@ -471,24 +475,49 @@ def models() -> dict[str, list[str]]:
     }
 
 
-def enhance_image(image: Image.Image, config: dict[str, Any], **job: Any) -> Any:
-    """POST /enhance/v1/enhance: one image through the pipeline, under the host's queue lock."""
+def run_exclusive(work: Callable[[], Any], job: str = "enhance") -> Any:
+    """Run GPU work outside a generation as the host runs its own: under the queue lock (one
+    job at a time), with the progress state begun and ended, params.txt left as it was."""
     from modules import call_queue
 
+    with call_queue.queue_lock:
+        state = _state()
+        state.begin(job=job)
+        try:
+            with keep_params_txt():
+                return work()
+        finally:
+            state.end()
+
+
+def enhance_image(image: Image.Image, config: dict[str, Any], **job: Any) -> Any:
+    """POST /enhance/v1/enhance: one image through the pipeline, under the host's queue lock."""
     from . import pipeline
 
     job.setdefault("sampler", sd_samplers.all_samplers[0].name if sd_samplers.all_samplers else "")
-    with call_queue.queue_lock:
-        state = _state()
-        state.begin(job="enhance")
-        try:
-            host = WebUIHost(None)
-            with host.keep_params_txt():
-                return pipeline.enhance(
-                    host, config, pipeline.ImageJob(image=image, **job), detector_registry()
-                )
-        finally:
-            state.end()
+    return run_exclusive(
+        lambda: pipeline.enhance(
+            WebUIHost(None), config, pipeline.ImageJob(image=image, **job), detector_registry()
+        )
+    )
+
+
+_BATCH: Any = None
+
+
+def batch_service() -> Any:
+    """The folder-batch job service (one per server: job ids outlive a Reload UI)."""
+    global _BATCH
+    if _BATCH is None:
+        from .batch_api import BatchService
+
+        _BATCH = BatchService(
+            host=lambda: WebUIHost(None),
+            detectors=detector_registry,
+            names=host_names,
+            runner=lambda work: run_exclusive(work, job="enhance batch"),
+        )
+    return _BATCH
 
 
 def host_names() -> HostNames:

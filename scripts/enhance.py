@@ -86,8 +86,7 @@ def on_app_started(demo, app):
         enhance=webui_host.enhance_image,
         allow_paths=lambda: bool(getattr(shared.cmd_opts, "enhance_allow_api_paths", False)),
     )
-    api.install(app, service)
-    # The folder-batch job service hooks in here: batch.register_routes(app, service) (issue 5).
+    api.install(app, service, batch=webui_host.batch_service)
 
 
 script_callbacks.on_ui_settings(on_ui_settings)

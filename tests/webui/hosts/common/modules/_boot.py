@@ -59,6 +59,9 @@ OPTION_DEFAULTS = {
     "save_to_dirs": False,
     "save_images_replace_action": "Replace",
     "samples_filename_pattern": "",
+    "outdir_txt2img_samples": "outputs/txt2img-images",
+    "outdir_txt2img_grids": "outputs/txt2img-grids",
+    "jpeg_quality": 80,
 }
 SAVED_IN_CONFIG = (
     "sd_model_checkpoint",
@@ -87,6 +90,7 @@ def boot(data_path, *, saved=SAVED_IN_CONFIG):
     shared_state.State.__init__(shared.state)
     shared.cmd_opts.enhance_models_dir = None
     shared.cmd_opts.enhance_allow_api_paths = False
+    shared.cmd_opts.api_auth = None
     shared.sd_upscalers[:] = upscaler.default_upscalers()
     for log in (
         processing.CALLS,

@@ -9,6 +9,7 @@ from modules.options import OptionInfo, options_section  # noqa: F401 - re-expor
 
 cmd_opts = argparse.Namespace(
     api=True,
+    api_auth=None,
     nowebui=False,
     no_prompt_history=False,
     freeze_settings=False,
