@@ -133,11 +133,14 @@ class CheckpointSwitcher:
     checkpoint and VAE". `use()` switches for a block and restores afterwards; inside a `scope()`
     the restore waits until the scope ends, so a folder batch going hires-on-B → faces-on-C pays
     B, C, then one restore — not a round trip to the user's checkpoint between stages.
-    A failed load restores the user's checkpoint before the error propagates.
+    A failed load restores the user's checkpoint before the error propagates, through
+    `recover` when the host needs more than a plain load for that (A1111 does: a failed read
+    leaves the old model object in place but broken, and a plain reload sees "already loaded").
     """
 
-    def __init__(self, load: Callable[[str, str], None]):
+    def __init__(self, load: Callable[[str, str], None], recover: Callable[[], None] | None = None):
         self._load = load
+        self._recover = recover or (lambda: load("", ""))
         self.active: tuple[str, str] = ("", "")
         self.loads = 0
         self.history: list[tuple[str, str]] = []
@@ -162,7 +165,7 @@ class CheckpointSwitcher:
     def _restore_after_failure(self) -> None:
         user = ("", "")
         try:
-            self._load(*user)
+            self._recover()
         finally:
             # Even if the restore fails too, never claim a checkpoint we did not load.
             self.active = user

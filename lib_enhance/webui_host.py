@@ -62,7 +62,7 @@ class WebUIHost:
     def __init__(self, p: Any = None, own_script: Any = None):
         self.p = p
         self.own_script = own_script
-        self.switcher = CheckpointSwitcher(self._load)
+        self.switcher = CheckpointSwitcher(self._load, recover=self._recover)
         self.forge = is_forge()
         self._pinned: dict[str, Any] = {}
         self._user: tuple[Any, Any] | None = None
@@ -114,6 +114,21 @@ class WebUIHost:
             self._load_forge(checkpoint, vae)
         else:
             self._load_a1111(checkpoint, vae)
+
+    def _recover(self) -> None:
+        """Force the user's checkpoint back in after a failed load.
+
+        A1111 unhooks the model's text encoder before it reads the new file; when the read
+        fails, the old model object stays, still named as the user's checkpoint, so a plain
+        `reload_model_weights()` returns at once and every later prompt fails (seen on a
+        running A1111 1.10.1). Forge's trap is the stale `forge_hash` (HOST_API §3.3).
+        """
+        if self.forge:
+            sd_models.model_data.forge_hash = ""
+            self._load_forge("", "")
+            return
+        self._pinned = {}
+        sd_models.reload_model_weights(forced_reload=True)
 
     def restore_checkpoint(self) -> None:
         """Load the user's checkpoint now (after the host's own Hires.fix swapped it lazily)."""

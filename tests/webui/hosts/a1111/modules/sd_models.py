@@ -112,7 +112,13 @@ def reload_model_weights(sd_model=None, info=None, forced_reload=False):
         and not forced_reload
     ):
         return current
-    return load_model(checkpoint_info)
+    if current is not None:
+        current.hijacked = False  # A:962-967, before the file is read
+    try:
+        return load_model(checkpoint_info)
+    except Exception:
+        model_data.sd_model = current  # same architecture: still the old, unhijacked object
+        raise
 
 
 def unload_model_weights(sd_model=None, info=None):

@@ -53,6 +53,10 @@ class FakeModel:
         self.sd_model_hash = info.shorthash
         self.code = code
         self.is_sdxl = False
+        self.hijacked = True
+        """A1111 undoes the text-encoder hijack before reading another checkpoint's file; a
+        failed read leaves the model unhijacked (seen on a running A1111 1.10.1: every later
+        prompt then fails)."""
 
     def ema_scope(self):
         import contextlib

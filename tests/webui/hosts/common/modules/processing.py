@@ -249,6 +249,8 @@ class StableDiffusionProcessing:
 
 
 def _code():
+    if not getattr(shared.sd_model, "hijacked", True):
+        raise RuntimeError("Found no NVIDIA driver on your system (text encoder left unhijacked)")
     return shared.sd_model.code
 
 
