@@ -80,8 +80,12 @@ class Host(Protocol):
         """Upscale with the host upscaler named `upscaler` to exactly width×height."""
         ...
 
-    def upscalers(self) -> list[str]:
-        """Names of the upscalers the host has (what `upscale` accepts)."""
+    def upscalers(self, installed_only: bool = False) -> list[str]:
+        """Names of the upscalers the host has (what `upscale` accepts).
+
+        `installed_only`: just those that run without a download (built-ins, model files on
+        disk) — what "auto" picks from, so it never starts a download mid-generation.
+        """
         ...
 
     def checkpoints(self) -> list[str]:

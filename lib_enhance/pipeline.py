@@ -113,7 +113,9 @@ class StageContext:
         from . import presets
 
         width, height = target_size(image.size, section)
-        name = presets.resolve_upscaler(section["upscaler"], preset, self.host.upscalers())
+        auto = presets.name_key(section["upscaler"]) == presets.AUTO
+        available = self.host.upscalers(installed_only=auto)
+        name = presets.resolve_upscaler(section["upscaler"], preset, available)
         if presets.is_latent(name):
             self.record.ran["note"] = f"{name} is a latent upscaler; used Lanczos for pixels"
             name = "Lanczos"

@@ -71,6 +71,8 @@ class TestHost:
     upscale_calls: list[tuple[str, tuple[int, int]]] = field(default_factory=list)
     progress_log: list[tuple[str, int, int]] = field(default_factory=list)
     stop: bool = False
+    not_downloaded: Sequence[str] = ()
+    """Upscalers listed but whose model file is not on disk yet."""
 
     def __post_init__(self) -> None:
         self.switcher = CheckpointSwitcher(self._load)
@@ -102,8 +104,9 @@ class TestHost:
 
     # ---- lists, progress, stop
 
-    def upscalers(self) -> list[str]:
-        return list(self.upscaler_names)
+    def upscalers(self, installed_only: bool = False) -> list[str]:
+        names = list(self.upscaler_names)
+        return [n for n in names if n not in self.not_downloaded] if installed_only else names
 
     def checkpoints(self) -> list[str]:
         return list(self.checkpoint_names)

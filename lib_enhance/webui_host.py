@@ -56,6 +56,14 @@ def _state() -> Any:
     return shared.state
 
 
+def _local_path(upscaler: Any) -> str:
+    return str(getattr(upscaler, "local_data_path", None) or upscaler.data_path or "")
+
+
+def _is_url(path: str) -> bool:
+    return path.startswith(("http://", "https://"))
+
+
 class WebUIHost:
     """`host.Host` for one generation. `p` is the user's job (None for API-only calls)."""
 
@@ -71,7 +79,9 @@ class WebUIHost:
 
     # ------------------------------------------------------------------ lists
 
-    def upscalers(self) -> list[str]:
+    def upscalers(self, installed_only: bool = False) -> list[str]:
+        if installed_only:  # a model not downloaded yet still has its URL as the path
+            return [u.name for u in shared.sd_upscalers if not _is_url(_local_path(u))]
         names = [u.name for u in shared.sd_upscalers]
         return names + [m for m in getattr(shared, "latent_upscale_modes", {}) if m not in names]
 

@@ -193,3 +193,10 @@ def test_seam_fix_rediffuses_every_seam_in_batches_without_new_steps():
     out = np.asarray(result.image, np.float32)
     assert np.abs(np.diff(out.mean(axis=(0, 2)))).max() < 2.0
     assert np.abs(np.diff(out.mean(axis=(1, 2)))).max() < 2.0
+
+
+def test_auto_upscaler_never_picks_one_that_would_download():
+    host = TestHost(not_downloaded=["DAT x4"])
+    enhance(host, cfg(preset="general", hires={**HIRES, "upscaler": "auto"}), ImageJob(photo()))
+    assert host.upscale_calls[0][0] not in ("DAT x4", "Lanczos")  # next general choice on disk
+    assert enhance(TestHost(), cfg(hires={**HIRES, "upscaler": "DAT x4"}), ImageJob(photo()))
