@@ -12,3 +12,4 @@ import importlib.util
 collect_ignore: list[str] = []
 if importlib.util.find_spec("gradio") is None:
     collect_ignore.append("webui/test_webui_ui_gradio.py")
+    collect_ignore.append("webui/test_webui_api_routes.py")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -97,16 +96,6 @@ def test_grey_and_rgba_inputs_and_arrays_are_accepted(astronaut):
     result = assess(grey, rgba, None)
     assert result["verdict"] in ("ok", "review")
     assert assess(before, clean, None)["seam"] >= 0.0
-
-
-def test_a_2048_pair_takes_well_under_a_second():
-    photo = cal.load_source("astronaut")
-    after = cal.resize(photo, 2048, 2048)
-    before = cal.resize(after, 1024, 1024)
-    assess(before[:256, :256], after[:512, :512], None)  # warm up OpenCV
-    started = time.perf_counter()
-    assess(before, after, cal.tile_grid(2048, 2048, 576, 64))
-    assert time.perf_counter() - started < 1.0
 
 
 def test_calibration_subset_meets_the_recall_and_false_positive_targets():
