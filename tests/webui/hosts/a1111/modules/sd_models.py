@@ -2,53 +2,16 @@
 
 from modules import _checkpoints, shared
 from modules._checkpoints import LOADS, CheckpointInfo  # noqa: F401
-
-checkpoints_list = {}
-checkpoint_aliases = {}
-checkpoint_alisases = checkpoint_aliases
-checkpoints_loaded = {}
-
-
-def checkpoint_tiles(use_short=False):
-    return [x.short_title if use_short else x.title for x in checkpoints_list.values()]
-
-
-def list_models():
-    pass
-
-
-def get_closet_checkpoint_match(search_string):
-    if not search_string:
-        return None
-    info = checkpoint_aliases.get(search_string)
-    if info is not None:
-        return info
-    found = sorted(
-        [info for info in checkpoints_list.values() if search_string in info.title],
-        key=lambda x: len(x.title),
-    )
-    if found:
-        return found[0]
-    search_string_without_checksum = (
-        search_string.split(" [")[0] if " [" in search_string else search_string
-    )
-    found = sorted(
-        [
-            info
-            for info in checkpoints_list.values()
-            if search_string_without_checksum in info.title
-        ],
-        key=lambda x: len(x.title),
-    )
-    return found[0] if found else None
-
-
-def select_checkpoint():
-    model_checkpoint = shared.opts.sd_model_checkpoint
-    info = checkpoint_aliases.get(model_checkpoint)
-    if info is not None:
-        return info
-    return next(iter(checkpoints_list.values()))
+from modules._sd_registry import (  # noqa: F401 - the host's names, shared by both flavours
+    checkpoint_aliases,
+    checkpoint_alisases,
+    checkpoint_tiles,
+    checkpoints_list,
+    checkpoints_loaded,
+    get_closet_checkpoint_match,
+    list_models,
+    select_checkpoint,
+)
 
 
 class SkipWritingToConfig:
