@@ -154,8 +154,13 @@ def build(
     detail_tabs: int = 2,
     refresh_button: Callable[..., Any] | None = None,
     is_img2img: bool = False,
+    folder_batch: Any = None,
 ) -> UiParts:
-    """Build the accordion inside the current gradio context; return its parts."""
+    """Build the accordion inside the current gradio context; return its parts.
+
+    `folder_batch` (a `folder_batch_ui.FolderBatchActions`) adds the img2img "Folder batch"
+    section; its buttons are not script args, so the args layout stays `[enabled, state]`.
+    """
     builder = _Builder(gr, elem_id, lists, refresh_button)
     with InputAccordion(
         False, label="Enhance", elem_id=elem_id("enable"), tooltip="Turn Enhance on"
@@ -172,6 +177,8 @@ def build(
                     builder.section(cfgmod.DETAIL, ("detail", i))
         with gr.Accordion(cfgmod.QA.label, open=False, elem_id=elem_id("qa")):
             builder.section(cfgmod.QA, ("qa",))
+        if is_img2img and folder_batch is not None:
+            _folder_batch_section(gr, elem_id, state, folder_batch)
     parts = UiParts(enabled, state, builder.controls)
     parts.infotext_fields = [
         (enabled, paste_enabled),
@@ -180,6 +187,27 @@ def build(
     ]
     parts.paste_field_names = [cfgmod.INFOTEXT_KEY]
     return parts
+
+
+def _folder_batch_section(gr: Any, elem_id: Callable[[str], str], state: Any, actions: Any) -> None:
+    """Folders, the four buttons, and where their results show (gallery + status line)."""
+    with gr.Accordion("Folder batch", open=False, elem_id=elem_id("folder_batch")):
+        src = gr.Textbox(label="Input folder", elem_id=elem_id("batch_input"))
+        dst = gr.Textbox(
+            label="Output folder (not inside the input)", elem_id=elem_id("batch_output")
+        )
+        with gr.Row():
+            one = gr.Button("Process one first", elem_id=elem_id("batch_one"))
+            run = gr.Button("Run batch", elem_id=elem_id("batch_run"))
+            resume = gr.Button("Resume", elem_id=elem_id("batch_resume"))
+            status = gr.Button("Status", elem_id=elem_id("batch_status"))
+        gallery = gr.Gallery(label="Before / after", elem_id=elem_id("batch_gallery"))
+        text = gr.Textbox(label="Batch status", interactive=False, elem_id=elem_id("batch_text"))
+    outputs = [gallery, text]
+    one.click(actions.process_one, [src, dst, state], outputs)
+    run.click(actions.run, [src, dst, state], outputs)
+    resume.click(actions.resume, [src, dst], outputs)
+    status.click(actions.status, [], outputs)
 
 
 class _Builder:

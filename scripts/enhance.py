@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from modules import script_callbacks, scripts, shared
 
-from lib_enhance import api, infotext, settings, ui, webui_host, webui_script
+from lib_enhance import api, folder_batch_ui, infotext, settings, ui, webui_host, webui_script
 
 
 class EnhanceScript(scripts.Script):
@@ -55,6 +55,7 @@ class EnhanceScript(scripts.Script):
             detail_tabs=settings.detail_tabs(shared.opts),
             refresh_button=create_refresh_button,
             is_img2img=is_img2img,
+            folder_batch=folder_batch_ui.FolderBatchActions(webui_host.batch_service),
         )
         self.infotext_fields = parts.infotext_fields
         self.paste_field_names = parts.paste_field_names

@@ -80,3 +80,15 @@ def test_paste_restores_controls_and_ticks_enable(webui):
     assert by_id["script_txt2img_enhance_hires_denoise"]["value"] == 0.4
     assert by_id["script_txt2img_enhance_hires_upscaler"]["value"] == "Lanczos"
     assert cfgmod.validate(updates[1]["value"])["hires"]["denoise"] == 0.4
+
+
+def test_folder_batch_section_is_in_img2img_only(webui):
+    def labels(block):
+        return {
+            getattr(c, "value", None) for c in block.blocks.values() if isinstance(c, gr.Button)
+        }
+
+    txt2img, img2img = webui.blocks
+    buttons = {"Process one first", "Run batch", "Resume", "Status"}
+    assert buttons <= labels(img2img)
+    assert not buttons & labels(txt2img)

@@ -1,0 +1,67 @@
+"""What the img2img accordion's "Folder batch" buttons do, kept free of gradio so it is testable.
+
+Each action takes the folder fields and the accordion's settings dict and returns what the UI
+shows: images (before/after) and one line of status text. Errors a user can fix (a bad folder,
+bad settings, a batch already running) come back as that text, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from . import config as cfgmod
+from .batch import BatchError
+from .batch_api import BatchBusyError, BatchService
+from .manifest import WriteError
+
+USER_ERRORS = (BatchError, WriteError, BatchBusyError, cfgmod.ConfigError, OSError)
+
+
+class FolderBatchActions:
+    """The four buttons; `service` is the server's one BatchService (a factory, resolved late)."""
+
+    def __init__(self, service: Callable[[], BatchService]):
+        self._service = service
+        self.last_job = ""
+
+    def process_one(
+        self, input_dir: str, output_dir: str, settings: Mapping[str, Any] | None
+    ) -> tuple[list[str], str]:
+        """Full pipeline on the folder's first image: before/after paths and the QA line."""
+        try:
+            one = self._service().run_one(input_dir, output_dir, dict(settings or {}))
+        except USER_ERRORS as exc:
+            return [], f"Not run: {exc}"
+        scores = json.dumps(one.qa, sort_keys=True) if one.qa else "QA off"
+        return [str(one.before), str(one.after)], f"{one.name}: {scores}"
+
+    def run(
+        self, input_dir: str, output_dir: str, settings: Mapping[str, Any] | None
+    ) -> tuple[list[str], str]:
+        return self._start(input_dir, output_dir, dict(settings or {}), resume=False)
+
+    def resume(self, input_dir: str, output_dir: str) -> tuple[list[str], str]:
+        """Continue a stopped or killed batch with the settings its manifest recorded."""
+        return self._start(input_dir, output_dir, None, resume=True)
+
+    def _start(
+        self, input_dir: str, output_dir: str, settings: dict | None, resume: bool
+    ) -> tuple[list[str], str]:
+        try:
+            self.last_job = self._service().start(input_dir, output_dir, settings, resume=resume)
+        except USER_ERRORS as exc:
+            return [], f"Not started: {exc}"
+        return [], f"Batch {self.last_job} started; press Status to follow it."
+
+    def status(self) -> tuple[list[str], str]:
+        job = self._service().status(self.last_job) if self.last_job else None
+        if job is None:
+            return [], "No batch started from this page yet."
+        text = f"Batch {job.id}: {job.state}. {job.progress.get('text', '')}".strip()
+        if job.error:
+            text += f" Error: {job.error}"
+        if job.review:
+            text += f" Review page: {job.review}"
+        return [], text
