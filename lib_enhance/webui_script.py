@@ -267,16 +267,3 @@ def _at(values: Sequence[Any] | None, index: int, fallback: Any) -> Any:
     if values and 0 <= index < len(values):
         return values[index]
     return fallback
-
-
-def infotext_to_config(params: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The config a pasted infotext holds (None when it has no usable `Enhance` key)."""
-    text = params.get(cfgmod.INFOTEXT_KEY)
-    if not text:
-        return None
-    try:
-        config, _ran = cfgmod.from_infotext(text if isinstance(text, str) else str(text))
-    except cfgmod.ConfigError as exc:
-        log.warning("Enhance: pasted settings not used: %s", exc)
-        return None
-    return config

@@ -3,6 +3,8 @@
 import gradio as gr
 import gradio.component_meta
 
+from modules._accordion import AccordionCheckbox
+
 # Gradio 4 writes a .pyi stub beside any module defining components; Forge marks its classes
 # `webui_do_not_create_gradio_pyi_thank_you` for its own patched meta. Keep the test tree clean.
 gradio.component_meta.create_or_modify_pyi = lambda *args, **kwargs: None
@@ -44,48 +46,14 @@ class FormHTML(gr.HTML, FormComponent):
         return "html"
 
 
-class InputAccordionImpl(gr.Checkbox):
+class InputAccordionImpl(AccordionCheckbox, gr.Checkbox):
     webui_do_not_create_gradio_pyi_thank_you = True
-    global_index = 0
 
     def __init__(self, value=None, setup=False, **kwargs):
-        if not setup:
-            super().__init__(value=value, **kwargs)
+        if not setup:  # gradio 4 re-creates components from config without `setup`
+            gr.Checkbox.__init__(self, value=value, **kwargs)
             return
-        self.accordion_id = kwargs.get("elem_id")
-        if self.accordion_id is None:
-            self.accordion_id = f"input-accordion-{InputAccordionImpl.global_index}"
-            InputAccordionImpl.global_index += 1
-        kwargs_checkbox = {**kwargs, "elem_id": f"{self.accordion_id}-checkbox", "visible": False}
-        super().__init__(value=value, **kwargs_checkbox)
-        self.change(
-            fn=None,
-            js='function(checked){ inputAccordionChecked("' + self.accordion_id + '", checked); }',
-            inputs=[self],
-        )
-        kwargs_accordion = {
-            **kwargs,
-            "elem_id": self.accordion_id,
-            "label": kwargs.get("label", "Accordion"),
-            "elem_classes": ["input-accordion"],
-            "open": value,
-        }
-        self.accordion = gr.Accordion(**kwargs_accordion)
-
-    def extra(self):
-        return gr.Column(
-            elem_id=self.accordion_id + "-extra", elem_classes="input-accordion-extra", min_width=0
-        )
-
-    def __enter__(self):
-        self.accordion.__enter__()
-        return self
-
-    def __exit__(self, exc_type, exc_val, exc_tb):
-        self.accordion.__exit__(exc_type, exc_val, exc_tb)
-
-    def get_block_name(self):
-        return "checkbox"
+        self._setup(value, **kwargs)
 
 
 def InputAccordion(value=None, **kwargs):
