@@ -25,33 +25,14 @@ import numpy as np
 from PIL import Image
 
 from lib_enhance import batch, config
-from lib_enhance.detect import Detection
 from lib_enhance.pipeline import ImageJob, enhance
-from lib_enhance.testing import TestHost
+from lib_enhance.testing import StaticRegistry, TestHost
 
 IMAGES = 20
 CONFIG = {
     "hires": {"enabled": True, "scale": 2.0, "upscaler": "Lanczos", "checkpoint": "B [bbbb2222]"},
     "detail": [{"model": config.BUILTIN_FACE, "checkpoint": "C [cccc3333]"}],
 }
-
-
-class CentreFace:
-    """Stands in for a face detector: one face-sized box in the upper middle of every image."""
-
-    name = config.BUILTIN_FACE
-
-    def detect(self, image, confidence=0.0, classes=()):
-        w, h = image.size
-        return [Detection((w // 3, h // 5, 2 * w // 3, h // 2), 0.9, "face")]
-
-
-class Registry:
-    def names(self) -> list[str]:
-        return [config.BUILTIN_FACE]
-
-    def get(self, name: str) -> CentreFace:
-        return CentreFace()
 
 
 def make_folder(folder: Path) -> list[Path]:
@@ -72,7 +53,7 @@ def per_image(paths: list[Path]) -> tuple[TestHost, float]:
     started = time.perf_counter()
     for path in paths:
         job = ImageJob(Image.open(path).convert("RGB"), seed=7, name=path.name)
-        enhance(host, cfg, job, Registry())
+        enhance(host, cfg, job, StaticRegistry())
     return host, time.perf_counter() - started
 
 
@@ -83,7 +64,7 @@ def main() -> None:
         paths = make_folder(src)
         host = TestHost()
         started = time.perf_counter()
-        result = batch.run_batch(host, src, Path(tmp) / "out", CONFIG, detectors=Registry())
+        result = batch.run_batch(host, src, Path(tmp) / "out", CONFIG, detectors=StaticRegistry())
         batch_seconds = time.perf_counter() - started
         single, single_seconds = per_image(paths)
     report = {

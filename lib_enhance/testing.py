@@ -12,10 +12,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from .config import BUILTIN_FACE
+from .detect import Detection
 from .host import CheckpointSwitcher, HostError, HostInterrupted, Img2ImgItem, PassSettings
 
 DEFAULT_UPSCALERS = (
@@ -185,3 +188,30 @@ class TestHost:
             yield
         finally:
             self.interrupt_after = previous
+
+
+class CentreFaceDetector:
+    """Stands in for a face detector: one face-sized box in the upper middle of every image.
+
+    Deterministic and instant, so batch and pipeline costs can be counted without a model.
+    """
+
+    def __init__(self, name: str = BUILTIN_FACE):
+        self.name = name
+
+    def detect(self, image: Image.Image, confidence: float = 0.0, classes: Sequence[str] = ()):
+        w, h = image.size
+        return [Detection((w // 3, h // 5, 2 * w // 3, h // 2), 0.9, "face")]
+
+
+@dataclass
+class StaticRegistry:
+    """The detector-registry interface (`names`, `get`) over fixed detectors, by name."""
+
+    detectors: dict[str, Any] = field(default_factory=lambda: {BUILTIN_FACE: CentreFaceDetector()})
+
+    def names(self) -> list[str]:
+        return list(self.detectors)
+
+    def get(self, name: str) -> Any:
+        return self.detectors[name]

@@ -15,31 +15,14 @@ import pytest
 from PIL import Image, PngImagePlugin
 
 from lib_enhance import batch, config, manifest
-from lib_enhance.detect import Detection
 from lib_enhance.qa import calibration as cal
-from lib_enhance.testing import TestHost
+from lib_enhance.testing import StaticRegistry, TestHost
 
 N = 6
 CONFIG = {
     "hires": {"enabled": True, "scale": 2.0, "upscaler": "Lanczos", "checkpoint": "B [bbbb2222]"},
     "detail": [{"model": config.BUILTIN_FACE, "checkpoint": "C [cccc3333]", "inpaint_size": 256}],
 }
-
-
-class CentreFace:
-    name = config.BUILTIN_FACE
-
-    def detect(self, image, confidence=0.0, classes=()):
-        w, h = image.size
-        return [Detection((w // 3, h // 5, 2 * w // 3, h // 2), 0.9, "face")]
-
-
-class Registry:
-    def names(self):
-        return [config.BUILTIN_FACE]
-
-    def get(self, name):
-        return CentreFace()
 
 
 class KilledHost(TestHost):
@@ -81,7 +64,7 @@ def _snapshot(folder: Path) -> dict[str, str]:
 
 
 def _run(host, src, out, cfg=CONFIG, **kw):
-    return batch.run_batch(host, src, out, cfg, detectors=Registry(), **kw)
+    return batch.run_batch(host, src, out, cfg, detectors=StaticRegistry(), **kw)
 
 
 def _calls(*hosts: TestHost) -> Counter:
@@ -285,7 +268,7 @@ def test_progress_says_image_i_of_n_stage_and_eta(folder, tmp_path):
 
 def test_process_one_first_runs_the_whole_pipeline_on_one_image(folder, tmp_path):
     host = TestHost()
-    one = batch.process_one(host, folder, tmp_path / "out", CONFIG, detectors=Registry())
+    one = batch.process_one(host, folder, tmp_path / "out", CONFIG, detectors=StaticRegistry())
     assert one.name == "img0.png" and one.after.exists()
     assert Image.open(one.after).size == (128, 128)
     assert one.qa and one.qa["verdict"] in ("ok", "review")

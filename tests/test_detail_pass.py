@@ -11,7 +11,7 @@ from lib_enhance import config, regions
 from lib_enhance.detail_pass import common_aspect, common_size, region_denoise
 from lib_enhance.detect import BUILTIN_FACE, Detection, DetectorRegistry
 from lib_enhance.pipeline import ImageJob, build_stages, enhance, run_stage
-from lib_enhance.testing import TestHost
+from lib_enhance.testing import StaticRegistry, TestHost
 
 FOUR = [(40, 40, 100, 110), (300, 60, 380, 150), (90, 300, 150, 360), (400, 380, 470, 470)]
 
@@ -27,14 +27,6 @@ class BoxDetector:
     def detect(self, image, confidence=0.0, classes=()):
         self.seen.append(np.asarray(image).copy())
         return [d for d in self.dets if d.score >= confidence]
-
-
-class Registry:
-    def __init__(self, **detectors: BoxDetector):
-        self.detectors = detectors
-
-    def get(self, name):
-        return self.detectors[name]
 
 
 def photo(size=(512, 512)) -> Image.Image:
@@ -57,8 +49,8 @@ def run(detail, dets=None, image=None, host=None, job=None, registry=None):
     host = host or TestHost()
     image = image or photo()
     job = job or ImageJob(image, prompt="portrait", negative_prompt="blurry", seed=100)
-    registry = registry or Registry(boxes=BoxDetector("boxes", boxes(*FOUR) if dets is None
-                                                      else dets))  # fmt: skip
+    found = boxes(*FOUR) if dets is None else dets
+    registry = registry or StaticRegistry({"boxes": BoxDetector("boxes", found)})
     stage = build_stages(cfg)[0]
     out, record = run_stage(host, stage, job, image, registry)
     return out, record, host
@@ -238,7 +230,10 @@ def test_passes_stack_each_seeing_the_previous_output():
                            "qa": {"enabled": False}})  # fmt: skip
     host = TestHost()
     result = enhance(
-        host, cfg, ImageJob(image, prompt="p", seed=1), Registry(first=first, second=second)
+        host,
+        cfg,
+        ImageJob(image, prompt="p", seed=1),
+        StaticRegistry({"first": first, "second": second}),
     )
     assert [r.status for r in result.records] == ["ok", "ok"]
     assert len(host.calls) == 2
@@ -289,7 +284,7 @@ def test_preview_tints_exactly_the_regions_the_pass_would_use():
     image = photo()
     cfg = config.validate({"detail": [pass_cfg(dilate=0)]})["detail"][0]
     drawn, shaped = preview.detection_preview(
-        Registry(boxes=BoxDetector("boxes", boxes(*FOUR))), image, cfg
+        StaticRegistry({"boxes": BoxDetector("boxes", boxes(*FOUR))}), image, cfg
     )
     assert [r.box for r in shaped] == sorted(FOUR)
     before, after = np.asarray(image), np.asarray(drawn)
