@@ -79,7 +79,10 @@ def run_detail(
         return _skip(ctx, image, "every region is [SKIP]")
     size = common_size([j.box for j in jobs], pass_cfg["inpaint_size"])
     outputs = _inpaint(ctx, rgb, jobs, size, pass_cfg)
-    return _paste(rgb, jobs, outputs)
+    result = _paste(rgb, jobs, outputs)
+    # Where each paste fades out: QA measures its seam score along these edges.
+    ctx.record.seams = [regions.mask_bbox(job.alpha > 0) or job.box for job in jobs]
+    return result
 
 
 def _detect(ctx: StageContext, image: Image.Image, pass_cfg: Mapping[str, Any]) -> list[Detection]:

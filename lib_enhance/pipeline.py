@@ -289,7 +289,8 @@ class EnhanceResult:
 
     @property
     def seams(self) -> list[Box]:
-        return [box for rec in self.records for box in rec.seams]
+        """Tile and region edges of the stages that were applied (for the QA seam score)."""
+        return [box for rec in self.records if rec.status == "ok" for box in rec.seams]
 
 
 def enhance(

@@ -82,6 +82,19 @@ def test_four_regions_make_one_host_call_and_nothing_outside_the_masks_changes()
     assert np.array_equal(before[~may_change], after[~may_change])
     for x0, y0, x1, y1 in FOUR:  # every region was re-diffused
         assert (before[y0:y1, x0:x1] != after[y0:y1, x0:x1]).any()
+    # QA's seam score looks where each paste fades out: the bounding box of what may change
+    assert len(record.seams) == 4
+    for sx0, sy0, sx1, sy1 in record.seams:
+        assert may_change[sy0:sy1, sx0:sx1].any()
+    ys, xs = np.nonzero(may_change)
+    assert (
+        min(s[0] for s in record.seams) == xs.min()
+        and max(s[2] for s in record.seams) == xs.max() + 1
+    )
+    assert (
+        min(s[1] for s in record.seams) == ys.min()
+        and max(s[3] for s in record.seams) == ys.max() + 1
+    )
 
 
 def test_regions_of_different_shapes_share_one_size_and_one_call():
