@@ -251,6 +251,10 @@ def run_stage(
         record.status, record.error, result = "failed", f"{type(exc).__name__}: {exc}", image
         log.error("Enhance: %s%s failed, kept the previous image: %s", stage.name, _for(job),
                   record.error)  # fmt: skip
+    except Exception as exc:  # a bug: still keep the user's image, but show the traceback
+        record.status, record.error, result = "failed", f"{type(exc).__name__}: {exc}", image
+        log.exception("Enhance: %s%s failed unexpectedly, kept the previous image", stage.name,
+                      _for(job))  # fmt: skip
     record.seconds = time.perf_counter() - started
     return result, record
 

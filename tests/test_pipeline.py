@@ -200,3 +200,17 @@ def test_auto_upscaler_never_picks_one_that_would_download():
     enhance(host, cfg(preset="general", hires={**HIRES, "upscaler": "auto"}), ImageJob(photo()))
     assert host.upscale_calls[0][0] not in ("DAT x4", "Lanczos")  # next general choice on disk
     assert enhance(TestHost(), cfg(hires={**HIRES, "upscaler": "DAT x4"}), ImageJob(photo()))
+
+
+def test_a_bug_in_a_stage_keeps_the_image_and_logs_the_traceback(caplog):
+    from lib_enhance.pipeline import Stage, run_stage
+
+    def broken(ctx, image):
+        raise TypeError("unexpected")
+
+    job = ImageJob(photo(), seed=1)
+    with caplog.at_level(logging.ERROR, logger="enhance"):
+        image, record = run_stage(TestHost(), Stage("tiles", "", "", broken), job, job.image)
+    assert image is job.image
+    assert record.status == "failed" and record.error == "TypeError: unexpected"
+    assert "Traceback" in caplog.text and "tiles failed unexpectedly" in caplog.text
