@@ -72,6 +72,7 @@ def run_detail(
     ran = ctx.record.ran
     ran.update(model=pass_cfg["model"], detections=len(found), regions=len(shaped))
     ran["boxes"] = [list(r.box) for r in shaped]
+    ctx.record.regions = list(shaped)
     if not shaped:
         return _skip(ctx, image, _nothing_found(found, pass_cfg))
     jobs = _plan(ctx, rgb, shaped, pass_cfg)

@@ -55,6 +55,8 @@ class StageRecord:
     error: str = ""
     ran: dict[str, Any] = field(default_factory=dict)
     seams: list[Box] = field(default_factory=list)
+    regions: list[Any] = field(default_factory=list)
+    """Detail passes: the shaped regions (masks) they inpainted, for the detection preview."""
 
     @property
     def own_seconds(self) -> float:

@@ -13,6 +13,7 @@ CATEGORY = "postprocessing"
 
 DETAIL_TABS = "enhance_detail_tabs"
 SAVE_BEFORE = "enhance_save_before"
+PREVIEW = "enhance_detection_preview"
 MODELS_DIR = "enhance_models_dir"
 NESTED_SCRIPTS = "enhance_nested_scripts"
 
@@ -27,6 +28,7 @@ face crop must not get them. The ADetailer pattern, with a setting to change it.
 DEFAULTS: dict[str, Any] = {
     DETAIL_TABS: 2,
     SAVE_BEFORE: False,
+    PREVIEW: False,
     MODELS_DIR: "",
     NESTED_SCRIPTS: NESTED_SCRIPTS_DEFAULT,
 }
@@ -57,6 +59,12 @@ def register(shared: Any, gr: Any) -> None:
         ).needs_reload_ui(),
         SAVE_BEFORE: info(
             DEFAULTS[SAVE_BEFORE], "Also save each image as it was before Enhance", **section,
+        ),
+        PREVIEW: info(
+            DEFAULTS[PREVIEW],
+            "Show the detail passes' detection preview (numbered masks) in the gallery, "
+            "and save it beside the image",
+            **section,
         ),
         MODELS_DIR: info(
             DEFAULTS[MODELS_DIR],

@@ -343,15 +343,16 @@ class WebUIHost:
 
     # ------------------------------------------------------------------ saving
 
-    def save_before(self, image: Image.Image, p: Any, index: int, info: str) -> None:
-        """Save the image as it was before Enhance, like the host's -before-highres-fix."""
+    def save_extra(self, image: Image.Image, p: Any, index: int, info: str, suffix: str) -> None:
+        """Save a companion image (before-Enhance, detection preview) beside the result, the
+        way the host saves its own -before-highres-fix: only when the job saves samples."""
         from modules import images
 
         if not p.save_samples():
             return
         images.save_image(
             image, p.outpath_samples, "", p.all_seeds[index], p.all_prompts[index],
-            shared.opts.samples_format, info=info, p=p, suffix="-before-enhance",
+            shared.opts.samples_format, info=info, p=p, suffix=suffix,
         )  # fmt: skip
 
     def keep_params_txt(self) -> contextlib.AbstractContextManager[None]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import config as cfgmod
-from . import pipeline, presets
+from . import pipeline, presets, preview, settings
 from .host import is_same
 
 log = logging.getLogger("enhance")
@@ -87,6 +87,7 @@ class Run:
     detectors: Any = None
     images: int = 0
     infotext_before: Any = None
+    previews: list[Any] = field(default_factory=list)
 
 
 class Controller:
@@ -207,9 +208,20 @@ class Controller:
         run.images += 1
         text = self._infotext(self._user_config(p, run), run, result)
         p.extra_generation_params[cfgmod.INFOTEXT_KEY] = text
-        if self.option("enhance_save_before", False):
-            run.host.save_before(before, p, index, text)
+        if self.option(settings.SAVE_BEFORE, False):
+            run.host.save_extra(before, p, index, text, "-before-enhance")
+        if self.option(settings.PREVIEW, False):
+            self._preview(p, run, result, index)
         pp.image = result.image
+
+    def _preview(self, p: Any, run: Run, result: Any, index: int) -> None:
+        """Each detail pass's regions drawn over the result: kept for the gallery, saved."""
+        for record in result.records:
+            if record.regions:
+                image = preview.draw(result.image, record.regions)
+                run.previews.append(image)
+                info = f"Enhance detection preview: {record.name}"
+                run.host.save_extra(image, p, index, info, "-enhance-preview")
 
     def _infotext(self, config: Mapping[str, Any], run: Run, result: Any) -> str:
         ran = dict(run.ran)
@@ -234,13 +246,20 @@ class Controller:
 
     # -------------------------------------------------------------- end
 
-    def postprocess(self, p: Any) -> None:
-        """Put back every `p` field we changed; forget the run (Batch tab: next file is new)."""
+    def postprocess(self, p: Any, processed: Any = None) -> None:
+        """Put back every `p` field we changed; forget the run (Batch tab: next file is new).
+
+        Detection previews join the gallery after the images (with an infotext each, so the
+        gallery's lists stay aligned).
+        """
         if getattr(p, INNER_FLAG, False):
             return
         run = self.runs.pop(id(p), None)
         if run is None:
             return
+        if processed is not None and run.previews:
+            processed.images += run.previews
+            processed.infotexts += ["Enhance detection preview"] * len(run.previews)
         for key, value in run.saved.items():
             setattr(p, key, value)
         # A new dict without our key: the Processed the host returns keeps the old one.

@@ -71,7 +71,7 @@ class EnhanceScript(scripts.Script):
         self.controller.image(p, pp, composite=True)
 
     def postprocess(self, p, processed, *args):
-        self.controller.postprocess(p)
+        self.controller.postprocess(p, processed)
 
 
 def on_ui_settings():

@@ -129,3 +129,33 @@ def test_save_before_image_setting(webui):
     before = [s for s in webui.images.SAVED if s["suffix"] == "-before-enhance"]
     assert len(before) == 1 and before[0]["size"] == (40, 32)
     assert np.array_equal(np.asarray(processed.images[0]).shape, (64, 80, 3))
+
+
+def test_detection_preview_joins_the_gallery_and_is_saved(webui):
+    """The built-in face detector on a real photo; the preview shows the region it inpainted."""
+    from skimage import data
+
+    webui.shared.opts.data["enhance_detection_preview"] = True
+    photo = Image.fromarray(data.astronaut()).resize((256, 256))
+    config = {"detail": [{"model": "face (built-in)", "inpaint_size": 256}]}
+    _p, processed = webui.img2img([True, config], photo, width=256, height=256)
+    assert webui.errors.REPORTS == []
+    assert record_of(processed.infotexts[0])["ran"]["detail 1"]["regions"] == 1
+    result, drawn = processed.images
+    assert processed.infotexts[1] == "Enhance detection preview"
+    # the preview is the result with the face region tinted: it differs only around the face
+    diff = np.abs(np.asarray(drawn, np.int16) - np.asarray(result, np.int16)).sum(axis=2) > 0
+    ys, xs = np.nonzero(diff)
+    assert 60 < xs.mean() < 140 and 20 < ys.mean() < 100  # the astronaut's face, top middle
+    saved = [s for s in webui.images.SAVED if s["suffix"] == "-enhance-preview"]
+    assert len(saved) == 1 and saved[0]["size"] == (256, 256)
+
+
+def test_no_preview_unless_the_setting_is_on(webui):
+    from skimage import data
+
+    photo = Image.fromarray(data.astronaut()).resize((256, 256))
+    config = {"detail": [{"model": "face (built-in)", "inpaint_size": 256}]}
+    _p, processed = webui.img2img([True, config], photo, width=256, height=256)
+    assert len(processed.images) == 1
+    assert not [s for s in webui.images.SAVED if s["suffix"] == "-enhance-preview"]
