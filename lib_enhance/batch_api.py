@@ -19,7 +19,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from . import config as cfgmod
-from .batch import BatchError, BatchProgress, BatchResult, OneResult, process_one, run_batch
+from .batch import (
+    BatchError,
+    BatchProgress,
+    BatchResult,
+    OneResult,
+    check_folders,
+    process_one,
+    run_batch,
+)
 from .manifest import WriteError
 
 PATHS_FLAG = "--enhance-allow-api-paths"
@@ -97,8 +105,13 @@ class BatchService:
         config: Mapping[str, Any] | None,
         resume: bool = False,
     ) -> str:
-        """Start (or resume, with config=None) a batch; returns its job id at once."""
+        """Start (or resume, with config=None) a batch; returns its job id at once.
+
+        Settings and folders are checked here, so a caller hears about a bad request at once
+        (ConfigError / BatchError) rather than from a job that failed in the background.
+        """
         cfg = self.validate(config)
+        check_folders(input_dir, output_dir)
         with self._lock:
             if any(j.state in ("queued", "running") for j in self._jobs.values()):
                 raise BatchBusyError("a batch is already running; wait for it or stop it")
@@ -147,6 +160,13 @@ class BatchService:
             job.review = str(result.review or "")
             job.manifest = str(result.manifest)
             job.checkpoint_loads = result.checkpoint_loads
+            summary = ", ".join(f"{k} {v}" for k, v in result.totals.items())
+            job.progress = {
+                **job.progress,
+                "done_units": job.progress.get("total_units", 0),
+                "eta_seconds": 0,
+                "text": f"{job.state}: {summary}",
+            }
         job.finished = time.time()
 
     def status(self, job_id: str) -> JobStatus | None:

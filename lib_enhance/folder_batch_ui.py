@@ -20,11 +20,15 @@ USER_ERRORS = (BatchError, WriteError, BatchBusyError, cfgmod.ConfigError, OSErr
 
 
 class FolderBatchActions:
-    """The four buttons; `service` is the server's one BatchService (a factory, resolved late)."""
+    """The four buttons; `service` is the server's one BatchService (a factory, resolved late).
+
+    Holds no per-user state: the job a browser session started travels in that session's
+    `gr.State` (returned by run/resume, passed to status), so two users never see each
+    other's batch.
+    """
 
     def __init__(self, service: Callable[[], BatchService]):
         self._service = service
-        self.last_job = ""
 
     def process_one(
         self, input_dir: str, output_dir: str, settings: Mapping[str, Any] | None
@@ -38,25 +42,26 @@ class FolderBatchActions:
         return [str(one.before), str(one.after)], f"{one.name}: {scores}"
 
     def run(
-        self, input_dir: str, output_dir: str, settings: Mapping[str, Any] | None
-    ) -> tuple[list[str], str]:
-        return self._start(input_dir, output_dir, dict(settings or {}), resume=False)
+        self, input_dir: str, output_dir: str, settings: Mapping[str, Any] | None, job_id: str
+    ) -> tuple[list[str], str, str]:
+        """Start a batch; returns (gallery, status, the session's job id)."""
+        return self._start(input_dir, output_dir, dict(settings or {}), False, job_id)
 
-    def resume(self, input_dir: str, output_dir: str) -> tuple[list[str], str]:
+    def resume(self, input_dir: str, output_dir: str, job_id: str) -> tuple[list[str], str, str]:
         """Continue a stopped or killed batch with the settings its manifest recorded."""
-        return self._start(input_dir, output_dir, None, resume=True)
+        return self._start(input_dir, output_dir, None, True, job_id)
 
     def _start(
-        self, input_dir: str, output_dir: str, settings: dict | None, resume: bool
-    ) -> tuple[list[str], str]:
+        self, input_dir: str, output_dir: str, settings: dict | None, resume: bool, job_id: str
+    ) -> tuple[list[str], str, str]:
         try:
-            self.last_job = self._service().start(input_dir, output_dir, settings, resume=resume)
+            new_id = self._service().start(input_dir, output_dir, settings, resume=resume)
         except USER_ERRORS as exc:
-            return [], f"Not started: {exc}"
-        return [], f"Batch {self.last_job} started; press Status to follow it."
+            return [], f"Not started: {exc}", job_id
+        return [], f"Batch {new_id} started; press Status to follow it.", new_id
 
-    def status(self) -> tuple[list[str], str]:
-        job = self._service().status(self.last_job) if self.last_job else None
+    def status(self, job_id: str) -> tuple[list[str], str]:
+        job = self._service().status(job_id) if job_id else None
         if job is None:
             return [], "No batch started from this page yet."
         text = f"Batch {job.id}: {job.state}. {job.progress.get('text', '')}".strip()

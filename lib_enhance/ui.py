@@ -203,11 +203,12 @@ def _folder_batch_section(gr: Any, elem_id: Callable[[str], str], state: Any, ac
             status = gr.Button("Status", elem_id=elem_id("batch_status"))
         gallery = gr.Gallery(label="Before / after", elem_id=elem_id("batch_gallery"))
         text = gr.Textbox(label="Batch status", interactive=False, elem_id=elem_id("batch_text"))
+        job = gr.State(value="")  # this browser session's batch job id
     outputs = [gallery, text]
     one.click(actions.process_one, [src, dst, state], outputs)
-    run.click(actions.run, [src, dst, state], outputs)
-    resume.click(actions.resume, [src, dst], outputs)
-    status.click(actions.status, [], outputs)
+    run.click(actions.run, [src, dst, state, job], [*outputs, job])
+    resume.click(actions.resume, [src, dst, job], [*outputs, job])
+    status.click(actions.status, [job], outputs)
 
 
 class _Builder:

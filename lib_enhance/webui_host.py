@@ -56,12 +56,19 @@ def _state() -> Any:
     return shared.state
 
 
-def _local_path(upscaler: Any) -> str:
-    return str(getattr(upscaler, "local_data_path", None) or upscaler.data_path or "")
+PIXEL_BUILTINS = ("None", "Lanczos", "Nearest")
 
 
-def _is_url(path: str) -> bool:
-    return path.startswith(("http://", "https://"))
+def _on_disk(upscaler: Any) -> bool:
+    """Runs without a download: a pixel built-in, or a model file that exists.
+
+    A model not downloaded yet has its URL as its path (R-ESRGAN, DAT, SwinIR), or no path at
+    all while it still downloads on first use (LDSR) — neither counts.
+    """
+    if upscaler.name in PIXEL_BUILTINS:
+        return True
+    path = str(getattr(upscaler, "local_data_path", None) or upscaler.data_path or "")
+    return bool(path) and os.path.isfile(path)
 
 
 class WebUIHost:
@@ -80,8 +87,8 @@ class WebUIHost:
     # ------------------------------------------------------------------ lists
 
     def upscalers(self, installed_only: bool = False) -> list[str]:
-        if installed_only:  # a model not downloaded yet still has its URL as the path
-            return [u.name for u in shared.sd_upscalers if not _is_url(_local_path(u))]
+        if installed_only:
+            return [u.name for u in shared.sd_upscalers if _on_disk(u)]
         names = [u.name for u in shared.sd_upscalers]
         return names + [m for m in getattr(shared, "latent_upscale_modes", {}) if m not in names]
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from lib_enhance.batch import BatchError
 from lib_enhance.batch_api import PATHS_FLAG, BatchBusyError, BatchService
 from lib_enhance.testing import TestHost
 
@@ -55,10 +56,11 @@ def test_service_stop_then_resume(folder, tmp_path):
     assert again.state == "finished" and again.totals["done"] == 4
 
 
-def test_service_reports_a_refused_folder_as_failed(folder):
+def test_service_refuses_an_output_inside_the_input_before_starting(folder):
     service = BatchService(host=TestHost)
-    job = service.wait(service.start(str(folder), str(folder / "out"), CFG), 60)
-    assert job.state == "failed" and "inside the input folder" in job.error
+    with pytest.raises(BatchError, match="inside the input folder"):
+        service.start(str(folder), str(folder / "out"), CFG)
+    assert not (folder / "out").exists()
 
 
 def test_run_one_is_synchronous(folder, tmp_path):
@@ -112,3 +114,6 @@ def test_api_names_bad_fields_and_bad_bodies(folder, tmp_path):
     assert response.json()["problems"][0]["field"] == "hires.denoise"
     response = client.post("/enhance/v1/batch", json={"input_dir": str(folder), "oops": 1})
     assert response.status_code == 400 and "oops" in response.json()["error"]
+    inside = {"input_dir": str(folder), "output_dir": str(folder / "out")}
+    response = client.post("/enhance/v1/batch", json=inside)
+    assert response.status_code == 400 and "inside the input folder" in response.json()["error"]

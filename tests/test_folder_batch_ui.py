@@ -32,24 +32,23 @@ def test_process_one_shows_before_after_and_scores(tmp_path):
 def test_run_then_status_reports_the_finished_batch(tmp_path):
     service = BatchService(host=TestHost)
     actions = FolderBatchActions(lambda: service)
-    assert actions.status()[1] == "No batch started from this page yet."
-    _, text = actions.run(str(folder(tmp_path)), str(tmp_path / "out"), SETTINGS)
-    assert "started" in text
-    service.wait(actions.last_job, timeout=60)
-    _, text = actions.status()
-    assert "finished" in text and "review.html" in text
+    assert actions.status("")[1] == "No batch started from this page yet."
+    _, text, job = actions.run(str(folder(tmp_path)), str(tmp_path / "out"), SETTINGS, "")
+    assert "started" in text and job
+    service.wait(job, timeout=60)
+    _, text = actions.status(job)
+    assert "finished: " in text and "review.html" in text and "ETA" not in text
+    assert actions.status("")[1] == "No batch started from this page yet."  # another session
     assert len(list((tmp_path / "out").glob("*.png"))) == 2
 
 
 def test_user_errors_become_status_text_not_tracebacks(tmp_path):
-    service = BatchService(host=TestHost)
-    actions = FolderBatchActions(lambda: service)
+    actions = FolderBatchActions(lambda: BatchService(host=TestHost))
     src = folder(tmp_path)
-    actions.run(str(src), str(src / "out"), SETTINGS)  # output inside the input: refused
-    service.wait(actions.last_job, timeout=60)
-    _, text = actions.status()
-    assert "failed" in text and "Error:" in text and not (src / "out").exists()
-    _, text = actions.run(str(src), str(tmp_path / "o"), {"hires": {"denosie": 0.3}})
+    _, text, job = actions.run(str(src), str(src / "out"), SETTINGS, "old")  # inside the input
+    assert text.startswith("Not started:") and "inside" in text and job == "old"
+    assert not (src / "out").exists()
+    _, text, _ = actions.run(str(src), str(tmp_path / "o"), {"hires": {"denosie": 0.3}}, "")
     assert "hires.denosie" in text and "did you mean 'denoise'" in text
     images, text = actions.process_one(str(tmp_path / "missing"), str(tmp_path / "o2"), {})
     assert images == [] and text.startswith("Not run:")

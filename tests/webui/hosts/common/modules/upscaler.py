@@ -116,7 +116,8 @@ def default_upscalers():
         UpscalerData("Nearest", None, UpscalerNearest(), 4),
         UpscalerData("R-ESRGAN 4x+", "models/RealESRGAN/x4.pth", FakeESRGAN(), 4),
         UpscalerData("4x-UltraSharp", "models/ESRGAN/4x-UltraSharp.pth", FakeESRGAN(), 4),
-        # Listed before its file is downloaded: the path is still the download URL.
+        # Listed before their files are downloaded: the path is the download URL, or none.
+        UpscalerData("LDSR", None, FakeESRGAN(), 4),
         UpscalerData(
             "DAT x4", "https://github.com/n0kovo/dat_upscaler_models/DAT_x4.pth", FakeESRGAN(), 4
         ),
