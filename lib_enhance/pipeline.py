@@ -304,8 +304,9 @@ def enhance(
 ) -> EnhanceResult:
     """Run every enabled stage on one image, each on its own checkpoint, then the QA.
 
-    After an interrupt the remaining stages are not started: the user asked to stop. Stages on
-    B then C swap B → C directly; the user's checkpoint is restored once, at the end.
+    After an interrupt the remaining stages are not started: the user asked to stop. QA runs
+    only when a stage changed the image (an "ok" verdict on an untouched image would mislead).
+    Stages on B then C swap B → C directly; the user's checkpoint is restored once, at the end.
     """
     from . import presets
 
@@ -316,7 +317,8 @@ def enhance(
             result.records.append(record)
             if record.status == "interrupted":
                 break
-    if config["qa"]["enabled"] and result.records and not result.interrupted:
+    applied = any(r.status == "ok" for r in result.records)
+    if config["qa"]["enabled"] and applied and not result.interrupted:
         result.qa = assess_result(job.image, result, config)
     return result
 

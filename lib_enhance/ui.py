@@ -145,6 +145,9 @@ def denoise_label(value: float) -> str:
         return "Denoising strength"
 
 
+ENABLE_TOOLTIP = "Turn Enhance on: runs the enabled stages on every image this tab makes"
+
+
 def build(
     gr: Any,
     *,
@@ -162,9 +165,12 @@ def build(
     section; its buttons are not script args, so the args layout stays `[enabled, state]`.
     """
     builder = _Builder(gr, elem_id, lists, refresh_button)
-    with InputAccordion(
-        False, label="Enhance", elem_id=elem_id("enable"), tooltip="Turn Enhance on"
-    ) as enabled:
+    # No `tooltip=` here: Forge hands every keyword to gr.Accordion, which (unlike components)
+    # rejects it, and a raise in ui() stops Forge's API from starting. Set it afterwards.
+    with InputAccordion(False, label="Enhance", elem_id=elem_id("enable")) as enabled:
+        for part in (enabled, getattr(enabled, "accordion", None)):
+            if part is not None:
+                part.webui_tooltip = ENABLE_TOOLTIP
         state = gr.State(value={})
         builder.state = state
         builder.control(("preset",), cfgmod.PRESET)

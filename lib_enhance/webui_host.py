@@ -27,6 +27,7 @@ from modules import processing, sd_models, sd_samplers, shared
 from PIL import Image
 
 from . import settings as enhance_settings
+from .checkpoint_files import CheckpointFileError, check_safetensors
 from .config import HostNames
 from .host import CheckpointSwitcher, HostError, HostInterrupted, Img2ImgItem, PassSettings
 
@@ -158,11 +159,16 @@ class WebUIHost:
             sd_models.reload_model_weights()
 
     def _resolve(self, name: str) -> Any:
+        """The host's CheckpointInfo for `name`, its file checked before any load is tried."""
         info = sd_models.get_closet_checkpoint_match(name)
         if info is None:
             raise HostError(
                 f"unknown checkpoint {name!r}; the host has: {', '.join(self.checkpoints())}"
             )
+        try:
+            check_safetensors(info.filename)
+        except CheckpointFileError as exc:
+            raise HostError(f"checkpoint {info.title} not loaded: {exc}") from None
         return info
 
     def _load_a1111(self, checkpoint: str, vae: str) -> None:
@@ -198,10 +204,9 @@ class WebUIHost:
         user_ckpt, user_modules = self._user
         restoring = not checkpoint and not vae
         try:
-            if checkpoint:
-                info = self._resolve(checkpoint)
+            info = self._resolve(checkpoint) if checkpoint else None
+            if info is not None:
                 main_entry.checkpoint_change(info.title, save=False, refresh=True)
-                self.hashes[checkpoint] = info.shorthash or info.hash or ""
             else:
                 main_entry.checkpoint_change(user_ckpt, save=False, refresh=True)
             if vae:
@@ -215,6 +220,8 @@ class WebUIHost:
                 # The crash trap (HOST_API §3.3): a failed load left a stale forge_hash.
                 sd_models.model_data.forge_hash = ""
                 sd_models.forge_model_reload()
+            if info is not None:  # Forge computes the sha256 while loading: read it after
+                self.hashes[checkpoint] = info.shorthash or info.hash or ""
         except Exception:
             sd_models.model_data.forge_hash = ""
             raise

@@ -214,3 +214,12 @@ def test_a_bug_in_a_stage_keeps_the_image_and_logs_the_traceback(caplog):
     assert image is job.image
     assert record.status == "failed" and record.error == "TypeError: unexpected"
     assert "Traceback" in caplog.text and "tiles failed unexpectedly" in caplog.text
+
+
+def test_no_qa_verdict_when_no_stage_changed_the_image():
+    config = c.validate({"hires": {**HIRES, "upscaler": "4x-Nope"}, "qa": {"enabled": True}})
+    result = enhance(TestHost(), config, ImageJob(photo()))
+    assert result.records[0].status == "failed" and result.qa is None
+    assert "qa" not in result.ran
+    config = c.validate({"hires": HIRES, "qa": {"enabled": True}})
+    assert enhance(TestHost(), config, ImageJob(photo())).qa["verdict"] in ("ok", "review")

@@ -169,3 +169,24 @@ def test_failed_checkpoint_load_leaves_the_users_checkpoint(webui):
     _p, processed = webui.txt2img([False, {}])
     assert webui.errors.REPORTS == []
     assert processed.images[0].getpixel((0, 0))[2] == 60
+
+
+def test_a_truncated_checkpoint_file_is_refused_before_any_load(webui, tmp_path):
+    """Forge renames a file it fails to load to .corrupted; we never hand it a cut-off file."""
+    import struct
+
+    from modules import _checkpoints, sd_models
+
+    head = b'{"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}'
+    path = tmp_path / "cut.safetensors"
+    path.write_bytes(struct.pack("<Q", len(head)) + head + b"\0" * 10)  # 6 bytes short
+    _checkpoints.CheckpointInfo(str(path)).register(
+        sd_models.checkpoints_list, sd_models.checkpoint_aliases
+    )
+    config = {"hires": {**HIRES["hires"], "checkpoint": "cut.safetensors"}}
+    _, processed = webui.txt2img([True, config])
+    hires = enhance_record(processed.infotexts[0])["ran"]["hires"]
+    assert hires["status"] == "failed" and "6 bytes of tensor data missing" in hires["error"]
+    assert not any("cut.safetensors" in title for title in webui.sd_models.LOADS)
+    assert webui.loaded_title() == webui.title("base.safetensors")
+    assert path.exists()

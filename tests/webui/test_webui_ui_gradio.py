@@ -41,8 +41,10 @@ def test_every_control_has_an_id_and_a_tooltip(webui):
     ids = [c.elem_id for c in controls]
     assert len(set(ids)) == len(ids)
     assert all(i.startswith("script_txt2img_enhance_") for i in ids)
-    if MAJOR == 3:  # A1111 keeps tooltips; Forge's compatibility layer drops the keyword
-        assert all(getattr(c, "webui_tooltip", None) for c in controls)
+    # both hosts keep a component's tooltip= as webui_tooltip (what the page shows)
+    assert all(getattr(c, "webui_tooltip", None) for c in controls)
+    enabled = script.infotext_fields[0][0]
+    assert enabled.webui_tooltip and enabled.accordion.webui_tooltip
     assert "script_txt2img_enhance_detail_1_model" in ids
 
 

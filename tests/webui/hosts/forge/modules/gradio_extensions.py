@@ -1,7 +1,11 @@
 """modules/gradio_extensions.py, Forge: the 3.x compatibility layer (HOST_API §9).
 
-Each component's and layout's `__init__` drops keywords its signature does not take (so a
-3.x `tooltip=` is dropped, not raised); `_js=` on events becomes `js=`; `gr.Box = gr.Group`.
+Only classes that HAVE events (components: Slider, Checkbox, Button …) get a lenient
+`__init__`: keywords their signature does not take are dropped, and `tooltip=` is kept as
+`webui_tooltip`. Classes without events keep gradio 4's strict `__init__` — in 4.40 that is
+every layout (Row, Column, Group, Tab, Accordion), so a `tooltip=` given to one of them raises
+TypeError on real Forge (seen on a running Forge: an InputAccordion with a tooltip stopped the
+API from starting). Events take `_js=` as `js=`; `gr.Box = gr.Group`.
 """
 
 import inspect
@@ -10,43 +14,42 @@ from functools import wraps
 import gradio as gr
 
 
-def gradio_component_compatibility_layer(component_function):
-    @wraps(component_function)
-    def patched_function(*args, **kwargs):
-        original_signature = inspect.signature(component_function).parameters
-        valid_kwargs = {k: v for k, v in kwargs.items() if k in original_signature}
-        return component_function(*args, **valid_kwargs)
+def _lenient_init(strict_init):
+    known = inspect.signature(strict_init).parameters
 
-    patched_function.standin_patched = True
-    return patched_function
+    @wraps(strict_init)
+    def init(self, *args, tooltip=None, **kwargs):
+        strict_init(self, *args, **{k: v for k, v in kwargs.items() if k in known})
+        self.webui_tooltip = tooltip
+
+    init.standin_patched = True
+    return init
 
 
-def gradio_component_events_compatibility_layer(component_function):
-    @wraps(component_function)
-    def patched_function(*args, **kwargs):
+def _event_accepting_js(event):
+    @wraps(event)
+    def patched(*args, **kwargs):
         kwargs["js"] = kwargs.get("js", kwargs.pop("_js", None))
-        original_signature = inspect.signature(component_function).parameters
-        valid_kwargs = {k: v for k, v in kwargs.items() if k in original_signature}
-        return component_function(*args, **valid_kwargs)
+        known = inspect.signature(event).parameters
+        return event(*args, **{k: v for k, v in kwargs.items() if k in known})
 
-    return patched_function
+    return patched
 
 
-for component_name in set(gr.components.__all__ + gr.layouts.__all__):
-    try:
-        component = getattr(gr, component_name)
-        if getattr(component.__init__, "standin_patched", False):
-            continue
-        component.__init__ = gradio_component_compatibility_layer(component.__init__)
-        for event in set(getattr(component, "EVENTS", [])):
-            name = event if isinstance(event, str) else getattr(event, "event_name", None)
-            if name and hasattr(component, name):
-                setattr(
-                    component,
-                    name,
-                    gradio_component_events_compatibility_layer(getattr(component, name)),
-                )
-    except Exception:
-        pass
+def _make_lenient(cls) -> None:
+    events = getattr(cls, "EVENTS", None)
+    if not events or getattr(cls.__init__, "standin_patched", False):
+        return
+    cls.__init__ = _lenient_init(cls.__init__)
+    for event in set(events):
+        name = event if isinstance(event, str) else getattr(event, "event_name", None)
+        if name and hasattr(cls, name):
+            setattr(cls, name, _event_accepting_js(getattr(cls, name)))
+
+
+for _name in set(gr.components.__all__ + gr.layouts.__all__):
+    _cls = getattr(gr, _name, None)
+    if isinstance(_cls, type):
+        _make_lenient(_cls)
 
 gr.Box = gr.Group
