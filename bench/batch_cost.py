@@ -24,8 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 from PIL import Image
 
-from lib_enhance import batch, config
-from lib_enhance.pipeline import ImageJob, enhance
+from lib_enhance.batch import run as batch
+from lib_enhance.spec import config
+from lib_enhance.stages.pipeline import ImageJob, enhance
 from lib_enhance.testing import StaticRegistry, TestHost
 
 IMAGES = 20

@@ -29,9 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
 
-from lib_enhance import config  # noqa: E402
 from lib_enhance.detect import BUILTIN_FACE, Detection, DetectorRegistry  # noqa: E402
-from lib_enhance.pipeline import ImageJob, build_stages, run_stage  # noqa: E402
+from lib_enhance.spec import config  # noqa: E402
+from lib_enhance.stages.pipeline import ImageJob, build_stages, run_stage  # noqa: E402
 from lib_enhance.testing import TestHost  # noqa: E402
 
 

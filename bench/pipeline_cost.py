@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from PIL import Image  # noqa: E402
 
-from lib_enhance import config as cfgmod  # noqa: E402
-from lib_enhance.pipeline import ImageJob, enhance  # noqa: E402
+from lib_enhance.spec import config as cfgmod  # noqa: E402
+from lib_enhance.stages.pipeline import ImageJob, enhance  # noqa: E402
 from lib_enhance.testing import TestHost  # noqa: E402
 
 JOBS = ((1024, 2048), (2048, 4096))

@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lib_enhance import config
 from lib_enhance.qa import calibration as cal
+from lib_enhance.spec import config
 
 SWEEP = {
     "seam": (2.0, 3.0, 4.0, 6.0),

@@ -1,8 +1,9 @@
 """The host interface: everything the pipeline needs from a WebUI, and nothing more.
 
 The pipeline never imports the WebUI. It talks to an object with the methods of `Host`; the real
-one lives in `webui_host` (A1111 / Forge), a deterministic recording one in `testing`. Keeping the
-surface this small is what lets the whole pipeline be tested and benchmarked without a GPU.
+one lives in `webui.host_adapter` (A1111 / Forge), a deterministic recording one in `testing`.
+Keeping the surface this small is what lets the whole pipeline be tested and benchmarked
+without a GPU.
 
 Why a batched call: requests that share settings (one tiled pass, one detail pass) go to the host
 as one `img2img` call, so the host runs them as one sampler batch. That is where the speed comes
@@ -18,8 +19,7 @@ from typing import Protocol
 
 from PIL import Image
 
-SAME = "same"
-"""Sentinel for checkpoint / VAE / sampler fields: keep what the image was made with."""
+from .spec.config import is_same
 
 
 class HostError(RuntimeError):
@@ -123,11 +123,6 @@ class Host(Protocol):
     def progress(self, text: str, done: int, total: int) -> None:
         """Show progress of the current stage (WebUI bar, console)."""
         ...
-
-
-def is_same(name: str | None) -> bool:
-    """True for the values that mean "no swap": None, "", "same" (any case), "None"."""
-    return name is None or name.strip().lower() in ("", SAME, "none", "use same checkpoint")
 
 
 class CheckpointSwitcher:

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from .config import BUILTIN_FACE
-from .detect import Detection
+from .geometry.detection import Detection
 from .host import CheckpointSwitcher, HostError, HostInterrupted, Img2ImgItem, PassSettings
+from .spec.config import BUILTIN_FACE
 
 DEFAULT_UPSCALERS = (
     "None",

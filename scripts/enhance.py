@@ -1,7 +1,8 @@
 """Enhance for AUTOMATIC1111 WebUI 1.10 and Forge: the always-on script (wiring only).
 
-Everything with logic lives in `lib_enhance`: the accordion (`ui`), the callbacks
-(`webui_script`), the host adapter (`webui_host`), the API (`api`), the stages (`pipeline`).
+Everything with logic lives in `lib_enhance`: the accordion (`webui.accordion`), the callbacks
+(`webui.controller`), the host adapter (`webui.host_adapter`), the API (`webui.api`), the
+stages (`stages.pipeline`). Layers: docs/ARCHITECTURE.md.
 Args are `[enabled, config_dict]`, in the UI and the API alike.
 """
 
@@ -9,7 +10,8 @@ from __future__ import annotations
 
 from modules import script_callbacks, scripts, shared
 
-from lib_enhance import api, folder_batch_ui, infotext, settings, ui, webui_host, webui_script
+from lib_enhance.spec import infotext
+from lib_enhance.webui import accordion, api, controller, folder_batch, host_adapter, settings
 
 
 class EnhanceScript(scripts.Script):
@@ -19,12 +21,12 @@ class EnhanceScript(scripts.Script):
 
     def __init__(self):
         super().__init__()
-        self.controller = webui_script.Controller(
-            host_factory=lambda p: webui_host.WebUIHost(p, self),
-            names=webui_host.host_names,
-            detectors=webui_host.detector_registry,
+        self.controller = controller.Controller(
+            host_factory=lambda p: host_adapter.WebUIHost(p, self),
+            names=host_adapter.host_names,
+            detectors=host_adapter.detector_registry,
             option=lambda key, default: shared.opts.data.get(key, default),
-            forge=webui_host.is_forge(),
+            forge=host_adapter.is_forge(),
         )
 
     def title(self):
@@ -38,24 +40,24 @@ class EnhanceScript(scripts.Script):
         from modules.ui_common import create_refresh_button
         from modules.ui_components import InputAccordion
 
-        host = webui_host.WebUIHost()
-        parts = ui.build(
+        host = host_adapter.WebUIHost()
+        parts = accordion.build(
             gr,
             InputAccordion=InputAccordion,
             elem_id=self.elem_id,
-            lists=ui.HostLists(
+            lists=accordion.HostLists(
                 upscalers=host.upscalers,
                 checkpoints=host.checkpoints,
                 vaes=host.vaes,
-                samplers=webui_host.sampler_names,
-                schedulers=webui_host.scheduler_names,
-                detectors=webui_host.detector_names,
-                rescan=webui_host.rescan,
+                samplers=host_adapter.sampler_names,
+                schedulers=host_adapter.scheduler_names,
+                detectors=host_adapter.detector_names,
+                rescan=host_adapter.rescan,
             ),
             detail_tabs=settings.detail_tabs(shared.opts),
             refresh_button=create_refresh_button,
             is_img2img=is_img2img,
-            folder_batch=folder_batch_ui.FolderBatchActions(webui_host.batch_service),
+            folder_batch=folder_batch.FolderBatchActions(host_adapter.batch_service),
         )
         self.infotext_fields = parts.infotext_fields
         self.paste_field_names = parts.paste_field_names
@@ -82,12 +84,12 @@ def on_ui_settings():
 
 def on_app_started(demo, app):
     service = api.Service(
-        names=webui_host.host_names,
-        models=webui_host.models,
-        enhance=webui_host.enhance_image,
+        names=host_adapter.host_names,
+        models=host_adapter.models,
+        enhance=host_adapter.enhance_image,
         allow_paths=lambda: bool(getattr(shared.cmd_opts, "enhance_allow_api_paths", False)),
     )
-    api.install(app, service, batch=webui_host.batch_service)
+    api.install(app, service, batch=host_adapter.batch_service)
 
 
 script_callbacks.on_ui_settings(on_ui_settings)

@@ -14,8 +14,10 @@ import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin
 
-from lib_enhance import batch, config, manifest
+from lib_enhance.batch import manifest
+from lib_enhance.batch import run as batch
 from lib_enhance.qa import calibration as cal
+from lib_enhance.spec import config
 from lib_enhance.testing import StaticRegistry, TestHost
 
 N = 6

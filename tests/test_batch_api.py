@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lib_enhance.batch import BatchError
-from lib_enhance.batch_api import PATHS_FLAG, BatchBusyError, BatchService
+from lib_enhance.batch.run import BatchError
+from lib_enhance.batch.service import BatchBusyError, BatchService
 from lib_enhance.testing import TestHost
+from lib_enhance.webui.batch_routes import PATHS_FLAG
 
 CFG = {"hires": {"enabled": True, "scale": 2.0, "upscaler": "Lanczos"}}
 
@@ -72,7 +73,7 @@ def _client(service: BatchService, allow: bool):
     import fastapi
     from fastapi.testclient import TestClient
 
-    from lib_enhance.batch_api import register_batch_routes
+    from lib_enhance.webui.batch_routes import register_batch_routes
 
     app = fastapi.FastAPI()
     register_batch_routes(app, service, allow)

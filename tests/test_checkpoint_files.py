@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from lib_enhance.checkpoint_files import CheckpointFileError, check_safetensors
+from lib_enhance.webui.checkpoint_files import CheckpointFileError, check_safetensors
 
 
 def write(path, tensors: dict[str, int], cut: int = 0, header: bytes | None = None) -> str:

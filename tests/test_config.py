@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lib_enhance import config as c
+from lib_enhance.spec import config as c
+from lib_enhance.spec import infotext
 
 
 def problems_of(raw, hosts=None) -> list[c.Problem]:
@@ -155,8 +156,8 @@ configs = st.fixed_dictionaries(
 def test_infotext_round_trip_is_exact(raw):
     cfg = c.validate(raw)
     ran = {"hires": {"checkpoint": "B [bbbb]", "regions": 2}}
-    text = c.to_infotext(cfg, ran)
-    back, ran_back = c.from_infotext(text)
+    text = infotext.to_infotext(cfg, ran)
+    back, ran_back = infotext.from_infotext(text)
     assert back == cfg
     assert ran_back == ran
     assert "\n" not in text  # one infotext line
@@ -164,11 +165,11 @@ def test_infotext_round_trip_is_exact(raw):
 
 def test_infotext_with_old_keys_is_migrated():
     old = json.dumps({"v": 1, "config": {"hr": {"denoising_strength": 0.5}}})
-    cfg, _ = c.from_infotext(old)
+    cfg, _ = infotext.from_infotext(old)
     assert cfg["hires"]["denoise"] == 0.5
 
 
 def test_unreadable_infotext_is_a_config_error():
     with pytest.raises(c.ConfigError) as err:
-        c.from_infotext("{not json")
-    assert err.value.problems[0].path == c.INFOTEXT_KEY
+        infotext.from_infotext("{not json")
+    assert err.value.problems[0].path == infotext.INFOTEXT_KEY

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lib_enhance import config, regions
-from lib_enhance.detail_pass import common_aspect, common_size, region_denoise
 from lib_enhance.detect import BUILTIN_FACE, Detection, DetectorRegistry
-from lib_enhance.pipeline import ImageJob, build_stages, enhance, run_stage
+from lib_enhance.geometry import regions
+from lib_enhance.spec import config
+from lib_enhance.stages.detail import common_aspect, common_size, region_denoise
+from lib_enhance.stages.pipeline import ImageJob, build_stages, enhance, run_stage
 from lib_enhance.testing import StaticRegistry, TestHost
 
 FOUR = [(40, 40, 100, 110), (300, 60, 380, 150), (90, 300, 150, 360), (400, 380, 470, 470)]
@@ -58,7 +59,7 @@ def run(detail, dets=None, image=None, host=None, job=None, registry=None):
 
 def support(dets: list[Detection], size, cfg) -> np.ndarray:
     """Where a pass may change pixels: the feathered masks' support (dilate + blur)."""
-    from lib_enhance import masks
+    from lib_enhance.geometry import masks
 
     union = np.zeros((size[1], size[0]), bool)
     for region in masks.shape_regions(dets, size, cfg):
@@ -292,7 +293,7 @@ def test_common_aspect_and_size():
 
 
 def test_preview_tints_exactly_the_regions_the_pass_would_use():
-    from lib_enhance import preview
+    from lib_enhance.webui import preview
 
     image = photo()
     cfg = config.validate({"detail": [pass_cfg(dilate=0)]})["detail"][0]

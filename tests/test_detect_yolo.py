@@ -117,8 +117,9 @@ def test_model_is_loaded_once_and_pickle_loading_is_logged(models_root, caplog):
 
 
 def test_detail_pass_with_the_tiny_model_makes_one_call_for_four_regions(registry):
-    from lib_enhance import config, masks, regions
-    from lib_enhance.pipeline import ImageJob, build_stages, run_stage
+    from lib_enhance.geometry import masks, regions
+    from lib_enhance.spec import config
+    from lib_enhance.stages.pipeline import ImageJob, build_stages, run_stage
     from lib_enhance.testing import TestHost
 
     image = ellipse_scene()
@@ -215,8 +216,8 @@ def _polygon_mask(polygons, size) -> np.ndarray:
 def test_segment_masks_follow_the_letterbox_exactly(ultralytics, seg_model, tmp_path, asset, crop):
     """Our mapped mask matches ultralytics' own image-space polygons on non-square images;
     stretching the padded mask over the image (ADetailer) does measurably worse."""
-    from lib_enhance import masks
     from lib_enhance.detect import DetectorRegistry
+    from lib_enhance.geometry import masks
 
     image = Image.open(Path(ultralytics.__file__).parent / "assets" / asset).convert("RGB")
     image = image.crop(crop) if crop else image  # 1280x720 and 810x540: padded inputs

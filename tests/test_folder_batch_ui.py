@@ -6,9 +6,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from lib_enhance.batch_api import BatchService
-from lib_enhance.folder_batch_ui import FolderBatchActions
+from lib_enhance.batch.service import BatchService
 from lib_enhance.testing import TestHost
+from lib_enhance.webui.folder_batch import FolderBatchActions
 
 SETTINGS = {"hires": {"enabled": True, "upscaler": "Lanczos", "scale": 2.0}}
 

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lib_enhance import config, masks
 from lib_enhance.detect import Detection
+from lib_enhance.geometry import masks
+from lib_enhance.spec import config
 
 SIZE = (200, 100)  # width, height
 

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lib_enhance import config as c
-from lib_enhance.pipeline import ImageJob, build_stages, enhance, target_size
+from lib_enhance.spec import config as c
+from lib_enhance.stages.context import target_size
+from lib_enhance.stages.pipeline import ImageJob, build_stages, enhance
 from lib_enhance.testing import TestHost
 
 
@@ -203,7 +204,7 @@ def test_auto_upscaler_never_picks_one_that_would_download():
 
 
 def test_a_bug_in_a_stage_keeps_the_image_and_logs_the_traceback(caplog):
-    from lib_enhance.pipeline import Stage, run_stage
+    from lib_enhance.stages.pipeline import Stage, run_stage
 
     def broken(ctx, image):
         raise TypeError("unexpected")

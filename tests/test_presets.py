@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lib_enhance import config, presets
+from lib_enhance.spec import config, presets
 
 A1111_UPSCALERS = [
     "None", "Lanczos", "Nearest", "Latent", "Latent (antialiased)", "Latent (bicubic)",

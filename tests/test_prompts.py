@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lib_enhance import prompts
+from lib_enhance.spec import prompts
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lib_enhance import config
 from lib_enhance.qa import DEFAULT_THRESHOLDS, assess
 from lib_enhance.qa import calibration as cal
+from lib_enhance.spec import config
 
 ROOT = Path(__file__).resolve().parents[1]
 

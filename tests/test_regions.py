@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
 
-from lib_enhance import regions
+from lib_enhance.geometry import regions
 
 FAST = settings(max_examples=60, deadline=None)
 

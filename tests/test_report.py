@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lib_enhance import batch, config, report
-from lib_enhance.manifest import Manifest, new_record
+from lib_enhance.batch import report
+from lib_enhance.batch import run as batch
+from lib_enhance.batch.manifest import Manifest, new_record
+from lib_enhance.spec import config
 from lib_enhance.testing import TestHost
 
 CHROMIUM_FLAGS = [

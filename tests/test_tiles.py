@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lib_enhance import tiles
-from lib_enhance.regions import crop
+from lib_enhance.geometry import tiles
+from lib_enhance.geometry.regions import crop
 
 FAST = settings(max_examples=60, deadline=None)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from . import config as cfgmod
+from ..spec.infotext import diff_from_defaults
 from .manifest import Manifest, is_flagged, write_bytes
 
 REVIEW_NAME = "review.html"
@@ -185,7 +185,7 @@ def render(manifest: Manifest, input_dir: Path) -> str:
     order = list(manifest.data.get("stages", []))
     cards = "".join(_card(r, out_dir, input_dir, config, order) for r in _order(shown))
     skip_list = "".join(f"<li>{_e(r['source'])}: {_e(r['reason'])}</li>" for r in skipped)
-    settings = _e(json.dumps(cfgmod.diff_from_defaults(config), indent=1, ensure_ascii=False))
+    settings = _e(json.dumps(diff_from_defaults(config), indent=1, ensure_ascii=False))
     summary = "".join(
         f'<span id="n-{key}">{label}: <b>{_e(totals[key])}</b></span>'
         for key, label in (

@@ -28,7 +28,10 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from . import config as cfgmod
+from ..qa import assess
+from ..spec import config as cfgmod
+from ..spec.infotext import INFOTEXT_KEY, to_infotext
+from ..stages.pipeline import ImageJob, Stage, build_stages, enhance, run_stage
 from .manifest import (
     FINISHED,
     WORK_DIR,
@@ -38,7 +41,7 @@ from .manifest import (
     new_record,
     save_png,
 )
-from .pipeline import ImageJob, Stage, build_stages, run_stage
+from .report import write_review
 
 log = logging.getLogger("enhance")
 
@@ -208,9 +211,9 @@ def output_text(info: Mapping[str, Any], record: str) -> dict[str, str]:
     text = {k: v for k, v in info.items() if isinstance(k, str) and isinstance(v, str)}
     params = text.get("parameters", "")
     if params.strip():
-        text["parameters"] = f"{params.rstrip()}, {cfgmod.INFOTEXT_KEY}: {json.dumps(record)}"
+        text["parameters"] = f"{params.rstrip()}, {INFOTEXT_KEY}: {json.dumps(record)}"
     else:
-        text[cfgmod.INFOTEXT_KEY] = record
+        text[INFOTEXT_KEY] = record
     return text
 
 
@@ -419,7 +422,7 @@ class _Run:
         }
         if scores:
             ran["qa"] = {k: scores[k] for k in ("verdict", "seam", "halo", "drift")}
-        text = output_text(source.info, cfgmod.to_infotext(self.config, ran))
+        text = output_text(source.info, to_infotext(self.config, ran))
         save_png(
             final.convert("RGB") if final.mode not in ("RGB", "RGBA") else final,
             self.output_dir / record["output"],
@@ -440,8 +443,6 @@ class _Run:
     def _qa(self, before: Image.Image, after: Image.Image, seams: list) -> dict[str, Any] | None:
         if not self.config["qa"]["enabled"]:
             return None
-        from .qa import assess
-
         try:
             return assess(before, after, seams, self.config["qa"])
         except (ValueError, RuntimeError) as exc:
@@ -542,8 +543,6 @@ def dst_of(manifest: Manifest) -> Path:
 
 
 def _review(manifest: Manifest, input_dir: Path) -> Path | None:
-    from .report import write_review
-
     try:
         return write_review(manifest, input_dir)
     except OSError as exc:
@@ -579,8 +578,6 @@ def process_one(
     The result goes to ``enhance-preview/`` in the output folder, not to the batch outputs, so
     trying settings never marks an image as done.
     """
-    from .pipeline import enhance
-
     src, dst = check_folders(input_dir, output_dir)
     candidates = [p for p in list_inputs(src) if name in (None, p.name) and not probe(p)]
     if not candidates:
@@ -598,7 +595,7 @@ def process_one(
     except OSError as exc:
         raise WriteError(exc.errno, f"could not create {preview}: {exc.strerror}") from exc
     after = preview / f"{path.stem}.png"
-    save_png(result.image, after, output_text(source.info, cfgmod.to_infotext(cfg, result.ran)))
+    save_png(result.image, after, output_text(source.info, to_infotext(cfg, result.ran)))
     records = [
         {"name": r.name, "status": r.status, "error": r.error, "host_calls": r.host_calls}
         for r in result.records

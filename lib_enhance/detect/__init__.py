@@ -7,10 +7,10 @@ their heavy backends only when a model is first used, so listing models costs no
 
 from __future__ import annotations
 
-from ..config import BUILTIN_FACE
+from ..geometry.detection import Detection
+from ..geometry.regions import Box
+from ..spec.config import BUILTIN_FACE
 from ._types import (
-    Box,
-    Detection,
     Detector,
     DetectorError,
     DetectorUnavailableError,

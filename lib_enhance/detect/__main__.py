@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from ..config import BUILTIN_FACE
+from ..spec.config import BUILTIN_FACE
 from ._types import DetectorError
 from .registry import DetectorRegistry, default_folders
 

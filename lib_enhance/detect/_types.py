@@ -1,4 +1,4 @@
-"""What every detector returns, and the errors the registry raises.
+"""The detector protocol and the errors the registry raises (`Detection` is in geometry).
 
 Errors are typed and loud on purpose: ADetailer's mediapipe detectors died silently and
 reported "nothing detected" for months. Every failure here says which model, why, and what
@@ -11,37 +11,12 @@ is missing as "failed" with this message, and the user keeps the image so far.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import numpy as np
 from PIL import Image
 
-Box = tuple[int, int, int, int]
-
-
-@dataclass(frozen=True, eq=False)
-class Detection:
-    """One region a detector found, in the coordinates of the image it was given."""
-
-    box: Box
-    """(x0, y0, x1, y1) ints, x1/y1 exclusive, clipped to the image."""
-    score: float
-    """Confidence in [0, 1]."""
-    label: str
-    """Class name ("face", "person", …)."""
-    mask: np.ndarray | None = None
-    """Bool H×W mask of the whole image for segmentation models; None = use the box."""
-
-    def as_json(self) -> dict[str, object]:
-        """The JSON the command line prints (no mask: it is large; `has_mask` says if any)."""
-        return {
-            "box": list(self.box),
-            "score": round(float(self.score), 4),
-            "label": self.label,
-            "has_mask": self.mask is not None,
-        }
+from ..geometry.detection import Detection
 
 
 class Detector(Protocol):

@@ -22,7 +22,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ._types import Box, Detection, DetectorUnavailableError, UnknownClassError
+from ..geometry.detection import Detection
+from ..geometry.regions import Box
+from ._types import DetectorUnavailableError, UnknownClassError
 
 MAX_SIDE = 640
 """Longest side the image is scaled to before detection (never scaled up)."""

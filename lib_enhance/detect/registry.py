@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import BUILTIN_FACE
+from ..spec.config import BUILTIN_FACE
 from . import discovery
 from ._types import Detector, DetectorError, UnknownDetectorError
 

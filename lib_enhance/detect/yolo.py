@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from .. import masks
+from ..geometry import masks
+from ..geometry.detection import Detection
+from ..geometry.regions import Box
 from ._types import (
-    Box,
-    Detection,
     DetectorUnavailableError,
     ModelLoadError,
     UnknownClassError,

@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from .config import MERGE_MODES, SORT_ORDERS, TOP_K_BY
-from .detect import Detection
+from ..spec.config import MERGE_MODES, SORT_ORDERS, TOP_K_BY
+from .detection import Detection
 from .regions import Box, mask_bbox
 
 

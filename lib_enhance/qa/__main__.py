@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         for k in ("seam", "halo", "drift")
         if getattr(args, f"{k}_threshold") is not None
     }
-    from .. import config
+    from ..spec import config
 
     result = assess(before, after, tiles, {**config.QA.defaults(), **thresholds})
     print(json.dumps(result, indent=2))

@@ -19,7 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .host import SAME
+SAME = "same"
+"""Sentinel for checkpoint / VAE / sampler fields: keep what the image was made with."""
 
 AUTO = "auto"
 """Upscaler value meaning "the best one the host has for the preset" (see presets)."""
@@ -86,6 +87,11 @@ class Section:
 
     def defaults(self) -> dict[str, Any]:
         return {f.name: f.default for f in self.fields}
+
+
+def is_same(name: str | None) -> bool:
+    """True for the values that mean "no swap": None, "", "same" (any case), "None"."""
+    return name is None or name.strip().lower() in ("", SAME, "none", "use same checkpoint")
 
 
 def _num(x: float) -> str:
@@ -527,53 +533,3 @@ def json_schema() -> dict[str, Any]:
             **{s.name: _section_schema(s) for s in SECTIONS},
         },
     }
-
-
-# --------------------------------------------------------------------------------------------
-# Infotext
-
-INFOTEXT_KEY = "Enhance"
-
-
-def diff_from_defaults(config: Mapping[str, Any]) -> dict[str, Any]:
-    """Only what differs from the defaults: short infotext, and exact when validated back."""
-    base = defaults()
-    out: dict[str, Any] = {}
-    if config["preset"] != base["preset"]:
-        out["preset"] = config["preset"]
-    for section in (HIRES, TILES, QA):
-        changed = {k: v for k, v in config[section.name].items() if v != base[section.name][k]}
-        if changed:
-            out[section.name] = changed
-    if config["detail"]:
-        dflt = DETAIL.defaults()
-        out["detail"] = [{k: v for k, v in p.items() if v != dflt[k]} for p in config["detail"]]
-    return out
-
-
-def to_infotext(config: Mapping[str, Any], ran: Mapping[str, Any] | None = None) -> str:
-    """The value of the `Enhance` infotext key: the settings, and what actually ran.
-
-    Compact JSON: infotext values are quoted by the host when they hold commas, and JSON makes
-    the round trip exact for every string a user can type.
-    """
-    record: dict[str, Any] = {"v": 1, "config": diff_from_defaults(config)}
-    if ran:
-        record["ran"] = dict(ran)
-    return json.dumps(record, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
-
-
-def from_infotext(text: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Parse an `Enhance` infotext value back into (full config, ran record).
-
-    Old or aliased keys are migrated by `validate`; raises ConfigError if it cannot be used.
-    """
-    try:
-        record = json.loads(text)
-    except (TypeError, ValueError) as exc:
-        problem = Problem(INFOTEXT_KEY, text, "the JSON Enhance writes", str(exc))
-        raise ConfigError([problem]) from None
-    if not isinstance(record, Mapping):
-        raise ConfigError([Problem(INFOTEXT_KEY, text, "a JSON object")])
-    raw = record.get("config", record)
-    return validate(raw), dict(record.get("ran") or {})

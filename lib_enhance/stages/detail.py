@@ -29,11 +29,13 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from . import masks, prompts, regions
-from .detect import Detection, DetectorError
-from .host import Img2ImgItem
-from .masks import Region
-from .pipeline import StageContext
+from ..detect import DetectorError
+from ..geometry import masks, regions
+from ..geometry.detection import Detection
+from ..geometry.masks import Region
+from ..host import Img2ImgItem
+from ..spec import prompts
+from .context import StageContext
 
 log = logging.getLogger("enhance")
 

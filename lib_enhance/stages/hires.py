@@ -12,8 +12,8 @@ from typing import Any
 
 from PIL import Image
 
-from .host import Img2ImgItem
-from .pipeline import StageContext
+from ..host import Img2ImgItem
+from .context import StageContext
 
 
 def run_hires(ctx: StageContext, image: Image.Image, config: Mapping[str, Any]) -> Image.Image:

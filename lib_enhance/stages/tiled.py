@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from . import regions, tiles
-from .host import Img2ImgItem
-from .pipeline import StageContext
+from ..geometry import regions, tiles
+from ..host import Img2ImgItem
+from .context import StageContext
 
 
 def run_tiled(ctx: StageContext, image: Image.Image, config: Mapping[str, Any]) -> Image.Image:

@@ -18,9 +18,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import config as cfgmod
-from . import presets
-from .host import SAME
+from ..spec import config as cfgmod
+from ..spec import presets
+from ..spec.config import SAME
+from ..spec.infotext import INFOTEXT_KEY, diff_from_defaults, from_infotext
 
 Path = tuple[Any, ...]
 """Where a control writes: ("preset",), ("hires", "denoise"), ("detail", 1, "model")."""
@@ -109,13 +110,13 @@ def value_at(config: Mapping[str, Any], path: Path) -> Any:
 @functools.lru_cache(maxsize=8)
 def _pasted(text: str) -> dict[str, Any] | None:
     try:
-        return cfgmod.from_infotext(text)[0]
+        return from_infotext(text)[0]
     except cfgmod.ConfigError:
         return None
 
 
 def pasted_config(params: Mapping[str, Any]) -> dict[str, Any] | None:
-    text = params.get(cfgmod.INFOTEXT_KEY)
+    text = params.get(INFOTEXT_KEY)
     return _pasted(text) if isinstance(text, str) and text else None
 
 
@@ -131,7 +132,7 @@ def paste_value(path: Path) -> Callable[[Mapping[str, Any]], Any]:
 
 def paste_state(params: Mapping[str, Any]) -> Any:
     config = pasted_config(params)
-    return None if config is None else cfgmod.diff_from_defaults(config)
+    return None if config is None else diff_from_defaults(config)
 
 
 def paste_enabled(params: Mapping[str, Any]) -> Any:
@@ -161,7 +162,7 @@ def build(
 ) -> UiParts:
     """Build the accordion inside the current gradio context; return its parts.
 
-    `folder_batch` (a `folder_batch_ui.FolderBatchActions`) adds the img2img "Folder batch"
+    `folder_batch` (a `folder_batch.FolderBatchActions`) adds the img2img "Folder batch"
     section; its buttons are not script args, so the args layout stays `[enabled, state]`.
     """
     builder = _Builder(gr, elem_id, lists, refresh_button)
@@ -191,7 +192,7 @@ def build(
         (state, paste_state),
         *[(comp, paste_value(path)) for path, comp in builder.controls.items()],
     ]
-    parts.paste_field_names = [cfgmod.INFOTEXT_KEY]
+    parts.paste_field_names = [INFOTEXT_KEY]
     return parts
 
 

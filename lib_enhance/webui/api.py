@@ -24,8 +24,9 @@ from typing import Any
 
 from PIL import Image
 
-from . import config as cfgmod
-from . import webui_script
+from ..spec import config as cfgmod
+from ..spec.infotext import to_infotext
+from . import controller
 
 log = logging.getLogger("enhance")
 
@@ -62,7 +63,7 @@ def check_payload(
     if not isinstance(args, list):
         return cfgmod.ConfigError([cfgmod.Problem(where + ".args", args, "a list")])
     try:
-        webui_script.check(args, names, is_txt2img)
+        controller.check(args, names, is_txt2img)
     except cfgmod.ConfigError as exc:
         return exc
     return None
@@ -217,7 +218,7 @@ def handle_enhance(payload: Any, service: Service) -> dict[str, Any]:
             raise _problem(str(key), key, "keys " + ", ".join(REQUEST_KEYS), "unknown key")
     try:
         config = cfgmod.validate(payload.get("config") or {}, service.names())
-        problems = webui_script.context_problems(config, is_txt2img=False)
+        problems = controller.context_problems(config, is_txt2img=False)
         if problems:
             raise cfgmod.ConfigError(problems)
     except cfgmod.ConfigError as exc:
@@ -235,7 +236,7 @@ def handle_enhance(payload: Any, service: Service) -> dict[str, Any]:
     result = service.enhance(image, config, **job)
     return {
         "image": encode_image(result.image),
-        "info": cfgmod.to_infotext(config, result.ran),
+        "info": to_infotext(config, result.ran),
         "ran": result.ran,
         "qa": result.qa,
         "warnings": result.warnings,
@@ -321,9 +322,9 @@ def install(app: Any, service: Service, batch: Callable[[], Any] | None = None) 
         if path not in existing:
             app.add_api_route(path, endpoint, methods=methods, dependencies=auth)
     if batch is not None and BATCH_ROUTE not in existing:
-        from . import batch_api
+        from .batch_routes import register_batch_routes
 
-        batch_api.register_batch_routes(app, batch(), service.allow_paths, dependencies=auth)
+        register_batch_routes(app, batch(), service.allow_paths, dependencies=auth)
 
 
 BATCH_ROUTE = "/enhance/v1/batch"

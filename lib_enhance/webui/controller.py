@@ -16,9 +16,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import config as cfgmod
-from . import pipeline, presets, preview, settings
-from .host import is_same
+from ..spec import config as cfgmod
+from ..spec import presets
+from ..spec.config import is_same
+from ..spec.infotext import INFOTEXT_KEY, to_infotext
+from ..stages import pipeline
+from . import preview, settings
 
 log = logging.getLogger("enhance")
 
@@ -124,7 +127,7 @@ class Controller:
             return
         saved = {}
         run = Run(copy.deepcopy(config), None, _only_masked(p), saved)
-        run.infotext_before = p.extra_generation_params.get(cfgmod.INFOTEXT_KEY, _ABSENT)
+        run.infotext_before = p.extra_generation_params.get(INFOTEXT_KEY, _ABSENT)
         run.warnings = presets.warnings(config)
         if config["hires"]["enabled"] and is_txt2img:
             self._hires_on_txt2img(p, run)
@@ -134,7 +137,7 @@ class Controller:
         if any(p_["enabled"] for p_ in run.config["detail"]):
             run.detectors = self.detectors()
         self.runs[id(p)] = run
-        p.extra_generation_params[cfgmod.INFOTEXT_KEY] = self._infotext(config, run, None)
+        p.extra_generation_params[INFOTEXT_KEY] = self._infotext(config, run, None)
 
     def _hires_on_txt2img(self, p: Any, run: Run) -> None:
         """The host's own Hires.fix: keep it (warn) or drive it for a latent upscaler."""
@@ -207,7 +210,7 @@ class Controller:
             result = pipeline.enhance(run.host, run.config, job, run.detectors)
         run.images += 1
         text = self._infotext(self._user_config(p, run), run, result)
-        p.extra_generation_params[cfgmod.INFOTEXT_KEY] = text
+        p.extra_generation_params[INFOTEXT_KEY] = text
         if self.option(settings.SAVE_BEFORE, False):
             run.host.save_extra(before, p, index, text, "-before-enhance")
         if self.option(settings.PREVIEW, False):
@@ -235,7 +238,7 @@ class Controller:
                     entry["checkpoint_hash"] = hashes[entry["checkpoint"]]
         if warnings:
             ran["warnings"] = warnings
-        return cfgmod.to_infotext(config, ran or None)
+        return to_infotext(config, ran or None)
 
     def _user_config(self, p: Any, run: Run) -> Mapping[str, Any]:
         """The settings as the user gave them (the hires we handed to the host included)."""
@@ -263,9 +266,9 @@ class Controller:
         for key, value in run.saved.items():
             setattr(p, key, value)
         # A new dict without our key: the Processed the host returns keeps the old one.
-        params = {k: v for k, v in p.extra_generation_params.items() if k != cfgmod.INFOTEXT_KEY}
+        params = {k: v for k, v in p.extra_generation_params.items() if k != INFOTEXT_KEY}
         if run.infotext_before is not _ABSENT:
-            params[cfgmod.INFOTEXT_KEY] = run.infotext_before
+            params[INFOTEXT_KEY] = run.infotext_before
         p.extra_generation_params = params
         hires = run.ran.get("hires", {})
         if hires.get("via") and not is_same(hires.get("checkpoint")):

@@ -11,10 +11,10 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from . import config as cfgmod
-from .batch import BatchError
-from .batch_api import BatchBusyError, BatchService
-from .manifest import WriteError
+from ..batch.manifest import WriteError
+from ..batch.run import BatchError
+from ..batch.service import BatchBusyError, BatchService
+from ..spec import config as cfgmod
 
 USER_ERRORS = (BatchError, WriteError, BatchBusyError, cfgmod.ConfigError, OSError)
 

@@ -26,10 +26,10 @@ from typing import Any
 from modules import processing, sd_models, sd_samplers, shared
 from PIL import Image
 
+from ..host import CheckpointSwitcher, HostError, HostInterrupted, Img2ImgItem, PassSettings
+from ..spec.config import HostNames
 from . import settings as enhance_settings
 from .checkpoint_files import CheckpointFileError, check_safetensors
-from .config import HostNames
-from .host import CheckpointSwitcher, HostError, HostInterrupted, Img2ImgItem, PassSettings
 
 log = logging.getLogger("enhance")
 
@@ -460,7 +460,7 @@ def detector_registry() -> Any:
 
         from modules import paths
 
-        from . import detect
+        from .. import detect
 
         folders = detect.default_folders(Path(paths.models_path), Path(models_dir()))
         _REGISTRY = detect.DetectorRegistry(folders, device=_device())
@@ -532,7 +532,7 @@ def run_exclusive(work: Callable[[], Any], job: str = "enhance") -> Any:
 
 def enhance_image(image: Image.Image, config: dict[str, Any], **job: Any) -> Any:
     """POST /enhance/v1/enhance: one image through the pipeline, under the host's queue lock."""
-    from . import pipeline
+    from ..stages import pipeline
 
     job.setdefault("sampler", sd_samplers.all_samplers[0].name if sd_samplers.all_samplers else "")
     return run_exclusive(
@@ -549,7 +549,7 @@ def batch_service() -> Any:
     """The folder-batch job service (one per server: job ids outlive a Reload UI)."""
     global _BATCH
     if _BATCH is None:
-        from .batch_api import BatchService
+        from ..batch.service import BatchService
 
         _BATCH = BatchService(
             host=lambda: WebUIHost(None),

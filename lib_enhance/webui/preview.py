@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from . import masks
-from .masks import Region
+from ..geometry import masks
+from ..geometry.masks import Region
 
 PALETTE = ((255, 64, 64), (64, 160, 255), (64, 220, 96), (255, 190, 40), (200, 90, 255))
 MASK_OPACITY = 0.35

@@ -17,12 +17,14 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 def _purge() -> None:
     for name in list(sys.modules):
         if name in ("modules", "modules_forge", "launch") or name.startswith(
-            ("modules.", "modules_forge.", "lib_enhance.webui_host")
+            ("modules.", "modules_forge.", "lib_enhance.webui.host_adapter")
         ):
             del sys.modules[name]
-    package = sys.modules.get("lib_enhance")
-    if package is not None and hasattr(package, "webui_host"):
-        delattr(package, "webui_host")  # else `from lib_enhance import webui_host` is stale
+    package = sys.modules.get("lib_enhance.webui")
+    if package is not None and hasattr(package, "host_adapter"):
+        delattr(
+            package, "host_adapter"
+        )  # else `from lib_enhance.webui import host_adapter` is stale
 
 
 class WebUI:

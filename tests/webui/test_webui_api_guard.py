@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from lib_enhance import api
-from lib_enhance.config import HostNames
+from lib_enhance.spec.config import HostNames
+from lib_enhance.webui import api
 
 NAMES = HostNames(
     {
@@ -117,7 +117,7 @@ def test_guard_routes_is_idempotent():
 def _service(calls, allow_paths=False):
     from PIL import Image
 
-    from lib_enhance.pipeline import EnhanceResult
+    from lib_enhance.stages.pipeline import EnhanceResult
 
     def enhance(image, config, **job):
         calls.append((image.size, config["hires"]["enabled"], job))

@@ -9,8 +9,8 @@ import io
 import pytest
 from PIL import Image
 
-from lib_enhance import api
-from lib_enhance.pipeline import EnhanceResult
+from lib_enhance.stages.pipeline import EnhanceResult
+from lib_enhance.webui import api
 
 
 def _service(calls, allow_paths=False):

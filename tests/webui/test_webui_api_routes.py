@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from lib_enhance import config as cfgmod
+from lib_enhance.spec import config as cfgmod
 
 gr = pytest.importorskip("gradio")  # collected only where it is installed (tests/conftest.py)
 MAJOR = int(gr.__version__.split(".")[0])

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from lib_enhance import config as cfgmod
+from lib_enhance.spec import config as cfgmod
 
 gr = pytest.importorskip("gradio")
 MAJOR = int(gr.__version__.split(".")[0])
@@ -59,9 +59,9 @@ def test_ui_has_no_side_effects_when_called_again(webui):
 
 
 def test_change_handlers_write_the_dict(webui):
-    from lib_enhance import ui
+    from lib_enhance.webui import accordion
 
-    value = ui._store(("hires", "steps"), int, {}, 12.0)  # sliders deliver floats
+    value = accordion._store(("hires", "steps"), int, {}, 12.0)  # sliders deliver floats
     assert value == {"hires": {"steps": 12}} and isinstance(value["hires"]["steps"], int)
     assert cfgmod.validate(value)["hires"]["steps"] == 12
 

@@ -11,7 +11,7 @@ from PIL import Image
 def test_auto_skips_listed_but_not_downloaded_upscalers(webui):
     from modules import infotext_utils
 
-    from lib_enhance.webui_host import WebUIHost
+    from lib_enhance.webui.host_adapter import WebUIHost
 
     config = {"preset": "general", "hires": {"enabled": True, "upscaler": "auto"}}
     _p, processed = webui.img2img([True, config], Image.new("RGB", (40, 32), (10, 20, 30)))
@@ -27,7 +27,7 @@ def test_auto_skips_listed_but_not_downloaded_upscalers(webui):
 def test_auto_picks_a_model_whose_file_is_on_disk(webui, tmp_path):
     from modules import infotext_utils, shared
 
-    from lib_enhance.webui_host import WebUIHost
+    from lib_enhance.webui.host_adapter import WebUIHost
 
     model = tmp_path / "RealESRGAN_x4plus.pth"
     model.write_bytes(b"weights")
