@@ -73,10 +73,11 @@ def test_tiled_pass_batches_tiles_into_few_host_calls(size_in, calls, tiles):
     assert seeds == [100 + i for i in range(tiles)]  # per-tile seeds, no repeating noise
 
 
-def test_tiled_pass_leaves_no_brightness_step_at_tile_seams():
+@pytest.mark.parametrize("tile_size", [576, 256])
+def test_tiled_pass_leaves_no_brightness_step_at_tile_seams(tile_size):
     host = TestHost(strength=60.0)  # tiles differ by up to ±30 grey levels before matching
     flat = Image.new("RGB", (512, 512), (120, 120, 120))
-    config = cfg(tiles={**TILES, "width": 1024, "height": 1024, "tile_size": 576})
+    config = cfg(tiles={**TILES, "width": 1024, "height": 1024, "tile_size": tile_size})
     out = np.asarray(enhance(host, config, ImageJob(flat, seed=3)).image, np.float32)
     steps = np.abs(np.diff(out.mean(axis=(0, 2))))  # column means: a seam would be a jump
     assert steps.max() < 2.0
@@ -183,17 +184,42 @@ def test_target_sizes_are_multiples_of_8(size, section, expected):
     assert all(v % 8 == 0 for v in expected)
 
 
-def test_seam_fix_rediffuses_every_seam_in_batches_without_new_steps():
+def test_seam_fix_redraws_bands_across_every_seam_in_batches_without_new_steps():
     host = TestHost(strength=60.0)
     flat = Image.new("RGB", (1024, 1024), (120, 120, 120))
     config = cfg(tiles={**TILES, "seam_fix": "half-tile", "batch_size": 4})
     result = enhance(host, config, ImageJob(flat, seed=3))
     seam_calls = [call for call in host.calls if call.denoise == 0.25]
-    assert sum(call.batch_size for call in seam_calls) == 24  # 4×4 tiles: 12 + 12 seam segments
-    assert len(seam_calls) == 6
+    # 4×4 tiles of 576 (overlaps 85–86 px): 12 + 12 segments, 9 crossings, bands of 152
+    sizes = [(call.size, call.batch_size) for call in seam_calls]
+    assert sizes == [((152, 576), 4)] * 3 + [((576, 152), 4)] * 3 + [((152, 152), 4)] * 2 + [
+        ((152, 152), 1)
+    ]
+    seeds = [s for call in seam_calls for s in call.seeds]
+    assert seeds == [3 + 16 + i for i in range(33)]  # after the tiles' seeds, all distinct
+    ran = result.ran["tiles"]
+    assert ran["seam_patches"] == 33
+    assert ran["seam_fix_pixels"] == 24 * 152 * 576 + 9 * 152 * 152
+    assert ran["seam_fix_pixels"] < 33 * 512 * 512  # USDU half-tile + intersections at 512
     out = np.asarray(result.image, np.float32)
     assert np.abs(np.diff(out.mean(axis=(0, 2)))).max() < 2.0
     assert np.abs(np.diff(out.mean(axis=(1, 2)))).max() < 2.0
+
+
+def test_tiled_pass_flexes_the_tile_to_save_a_row_and_a_column():
+    """256² → 512² at tiles of 256, overlap 64: 2×2 tiles of 288 in one call (USDU: 4 calls
+    of 320²), where a fixed 256 needed 3×3; the infotext says what ran."""
+    host = TestHost()
+    config = cfg(tiles={**TILES, "scale": 2.0, "tile_size": 256, "overlap": 64})
+    result = enhance(host, config, ImageJob(photo(256), seed=5))
+    (call,) = host.calls
+    assert (call.size, call.batch_size) == ((288, 288), 4)
+    ran = result.ran["tiles"]
+    assert (ran["tiles"], ran["grid"], ran["tile"]) == (4, [2, 2], [288, 288])
+    assert ran["pixels"] == 4 * 288 * 288 < 4 * 320 * 320
+    assert ran["seam_fix"] == "off" and "seam_fix_pixels" not in ran
+    assert result.seams == [(0, 0, 288, 288), (224, 0, 512, 288), (0, 224, 288, 512),
+                            (224, 224, 512, 512)]  # fmt: skip
 
 
 def test_auto_upscaler_never_picks_one_that_would_download():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -31,18 +32,39 @@ def _largest_step(image: np.ndarray) -> int:
 # Plans
 
 
-@pytest.mark.parametrize(("side", "grid"), [(576, 1), (1024, 2), (1536, 3), (2048, 4), (4096, 8)])
-def test_promised_tile_counts(side: int, grid: int) -> None:
-    plan = tiles.plan_tiles(side, side, 576, 64)
+@pytest.mark.parametrize(
+    ("side", "tile", "grid", "size"),
+    [
+        (576, 576, 1, 576),
+        (1024, 576, 2, 576),
+        (1536, 576, 3, 576),
+        (2048, 576, 4, 576),
+        (4096, 576, 7, 640),  # a fixed 576 needed 8×8
+        (512, 256, 2, 288),  # 256² → 512²: 2×2 like USDU, where a fixed 256 needed 3×3
+        (1024, 256, 4, 304),
+        (2048, 256, 8, 312),
+        (1024, 512, 2, 544),
+        (2048, 512, 4, 560),
+    ],
+)
+def test_promised_tile_counts(side: int, tile: int, grid: int, size: int) -> None:
+    plan = tiles.plan_tiles(side, side, tile, 64)
     assert (plan.cols, plan.rows, len(plan.tiles)) == (grid, grid, grid * grid)
-    assert (plan.tile_width, plan.tile_height) == (576, 576)
+    assert (plan.tile_width, plan.tile_height) == (size, size)
+    assert plan.pixels == grid * grid * size * size
 
 
 def test_tiles_are_row_major_with_boxes() -> None:
     plan = tiles.plan_tiles(1024, 600, 576, 64)
     assert [t.index for t in plan.tiles] == list(range(len(plan.tiles)))
-    assert plan.tiles[1].box == (plan.xs[1], 0, plan.xs[1] + 576, 576)
+    assert plan.tiles[1].box == (plan.xs[1], 0, plan.xs[1] + 576, 600)  # one row, flexed
     assert plan.boxes == [t.box for t in plan.tiles]
+
+
+def test_tile_bounds_flex_by_the_overlap_on_the_grid() -> None:
+    assert tiles.tile_bounds(256, 64) == (256, 320)
+    assert tiles.tile_bounds(576, 60) == (576, 632)
+    assert tiles.tile_bounds(512, 0) == (512, 512)
 
 
 def _covered(starts: tuple[int, ...], size: int, length: int) -> np.ndarray:
@@ -52,34 +74,65 @@ def _covered(starts: tuple[int, ...], size: int, length: int) -> np.ndarray:
     return count
 
 
+def _fewest(length: int, tile_size: int, overlap: int) -> tuple[int, int]:
+    """(count, size) by brute force: the fewest tiles of a size allowed by the bounds (on the
+    grid, inside the image) that keep the overlap, then the smallest such size. When no size
+    can keep the overlap (an axis barely longer than it), two tiles as large as fit."""
+    low, high = tiles.tile_bounds(tile_size, overlap)
+    floor = length // 8 * 8
+    sizes = range(min(low, floor), min(high, floor) + 1, 8)
+    for count in range(1, length + 2):
+        for size in sizes:
+            fits = size == length if count == 1 else count * size - (count - 1) * overlap >= length
+            if fits:
+                return count, size
+    return 2, floor
+
+
 sizes = st.integers(8, 3000)
 tile_sizes = st.integers(8, 128).map(lambda n: n * 8)
 
 
 @FAST
 @given(sizes, sizes, tile_sizes, st.data())
-def test_plan_covers_uniformly_with_the_overlap(
+def test_plan_covers_with_the_fewest_tiles_that_keep_the_overlap(
     width: int, height: int, tile_size: int, data: st.DataObject
 ) -> None:
     overlap = data.draw(st.integers(0, tile_size // 2), label="overlap")
     plan = tiles.plan_tiles(width, height, tile_size, overlap)
-    assert plan.tile_width % 8 == 0 and plan.tile_height % 8 == 0
-    assert plan.tile_width == min(tile_size, width // 8 * 8)
-    assert plan.tile_height == min(tile_size, height // 8 * 8)
+    low, high = tiles.tile_bounds(tile_size, overlap)
+    assert len(plan.tiles) == plan.cols * plan.rows
     for tile in plan.tiles:
         x0, y0, x1, y1 = tile.box
         assert (x1 - x0, y1 - y0) == (plan.tile_width, plan.tile_height)
         assert x0 >= 0 and y0 >= 0 and x1 <= width and y1 <= height
-    assert len(plan.tiles) == plan.cols * plan.rows
     axes = ((plan.xs, plan.tile_width, width), (plan.ys, plan.tile_height, height))
     for starts, size, length in axes:
+        assert size % 8 == 0, "off the latent grid"
+        assert low <= size <= high or size == length // 8 * 8 < low, "outside the bounds"
         assert (_covered(starts, size, length) > 0).all(), "a gap"
         assert list(starts) == sorted(set(starts))
-        if len(starts) > 1 and size == tile_size:
+        assert (len(starts), size) == _fewest(length, tile_size, overlap)
+        if len(starts) > 1 and size > overlap:
             least = min(a + size - b for a, b in itertools.pairwise(starts))
             assert least >= overlap, "overlap shorter than asked"
-            fewer = len(starts) - 1
-            assert (fewer - 1) * (size - overlap) + size < length, "not the fewest tiles"
+
+
+usdu_tiles = st.integers(4, 32).map(lambda n: n * 64)
+targets = st.integers(1, 1024).map(lambda n: n * 8)
+
+
+@FAST
+@given(targets, targets, usdu_tiles, st.integers(0, 8).map(lambda n: n * 8))
+def test_no_more_pixels_than_usdu_at_its_own_settings(
+    width: int, height: int, tile_size: int, overlap: int
+) -> None:
+    """USDU (tile sizes in steps of 64, padding = overlap / 2 ≤ 32) diffuses ceil(W/T)·ceil(H/T)
+    crops of ceil((T + padding) / 64)·64 pixels square; the flexed plan never needs more."""
+    plan = tiles.plan_tiles(width, height, tile_size, overlap)
+    crop = math.ceil((tile_size + overlap // 2) / 64) * 64
+    usdu = math.ceil(width / tile_size) * math.ceil(height / tile_size) * crop * crop
+    assert plan.pixels <= usdu
 
 
 def test_plan_rejects_impossible_settings() -> None:
@@ -208,52 +261,150 @@ def test_matched_tiles_blend_back_to_the_source() -> None:
 # Seam fix
 
 
+def _overlaps(starts: tuple[int, ...], size: int) -> list[tuple[int, int]]:
+    """[start, end) of every overlap between neighbours along one axis."""
+    return [(b, a + size) for a, b in itertools.pairwise(starts)]
+
+
 @FAST
-@given(st.integers(130, 700), st.integers(130, 700), st.sampled_from([16, 32, 64]))
-def test_seam_patches_are_uniform_and_cover_every_seam(width: int, height: int, band: int) -> None:
-    plan = tiles.plan_tiles(width, height, 128, 32)
-    patches = tiles.plan_seam_fix(plan, band)
-    assert len(patches) == (plan.cols - 1) * plan.rows + (plan.rows - 1) * plan.cols
-    best = np.zeros((height, width), np.float32)
+@given(st.integers(130, 900), st.integers(130, 900), st.sampled_from([0, 16, 32, 64]))
+def test_seam_bands_cover_every_overlap_and_fade_before_their_border(
+    width: int, height: int, overlap: int
+) -> None:
+    plan = tiles.plan_tiles(width, height, 128, overlap)
+    patches = tiles.plan_seam_fix(plan)
+    rows, cols = plan.rows, plan.cols
+    axes = [p.axis for p in patches]
+    assert axes == ["x"] * rows * (cols - 1) + ["y"] * (rows - 1) * cols + ["xy"] * (
+        (rows - 1) * (cols - 1)
+    )
+    across_x, across_y = tiles.seam_bands(plan)
+    feather = max(tiles.MIN_BAND, overlap) // 2
     for patch in patches:
         x0, y0, x1, y1 = patch.box
-        assert (x1 - x0, y1 - y0) == (plan.tile_width, plan.tile_height)
-        assert x0 >= 0 and y0 >= 0 and x1 <= width and y1 <= height
-        assert patch.weight.shape == (y1 - y0, x1 - x0)
-        assert patch.weight.dtype == np.float32
+        assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
+        assert (x1 - x0) % 8 == 0 and (y1 - y0) % 8 == 0, "off the latent grid"
+        expected = {
+            "x": (across_x, plan.tile_height),
+            "y": (plan.tile_width, across_y),
+            "xy": (across_x, across_y),
+        }[patch.axis]
+        assert (x1 - x0, y1 - y0) == expected, "one size per group, so the group batches"
+        assert patch.weight.shape == (y1 - y0, x1 - x0) and patch.weight.dtype == np.float32
         assert patch.weight.min() >= 0 and patch.weight.max() <= 1
-        np.maximum(crop(best, patch.box), patch.weight, out=crop(best, patch.box))
-    for a, b in zip(plan.xs, plan.xs[1:], strict=False):
-        column = int((a + b + plan.tile_width) // 2)
-        assert best[:, column].min() >= 0.5, "a seam between columns is not re-diffused"
-    for a, b in zip(plan.ys, plan.ys[1:], strict=False):
-        row = int((a + b + plan.tile_height) // 2)
-        assert best[row, :].min() >= 0.5, "a seam between rows is not re-diffused"
+        if patch.axis != "y":  # across a seam between columns: fades before inner borders
+            inner = [i for i, x in ((0, x0), (-1, x1)) if 0 < x < width]
+            assert np.all(patch.weight[:, inner] < 0.01), "the band's own edge would show"
+        if patch.axis != "x":
+            inner = [i for i, y in ((0, y0), (-1, y1)) if 0 < y < height]
+            assert np.all(patch.weight[inner, :] < 0.01), "the band's own edge would show"
+    # the width the blend needs: the widest overlap (at least MIN_BAND) plus two feathers
+    axes = (
+        (plan.xs, plan.tile_width, width, across_x),
+        (plan.ys, plan.tile_height, height, across_y),
+    )
+    for starts, size, length, across in axes:
+        if len(starts) > 1:
+            widest = max(tiles.MIN_BAND, *(e - s for s, e in _overlaps(starts, size)))
+            assert min(widest + 2 * feather, length // 8 * 8) <= across
+            assert across <= widest + 2 * feather + 7
+    # every overlap is fully redrawn: final weight 1 from the seam fix, through all groups
+    redrawn = np.zeros((height, width), np.float32)
+    for patch in patches:
+        region = crop(redrawn, patch.box)
+        region += patch.weight * (1 - region)
+    widest_x = max((e - s for s, e in _overlaps(plan.xs, plan.tile_width)), default=0)
+    widest_y = max((e - s for s, e in _overlaps(plan.ys, plan.tile_height)), default=0)
+    centred = all(
+        abs((p.box[0] + p.box[2]) / 2 - p.seam_x) <= 1 for p in patches if p.axis == "x"
+    ) and all(abs((p.box[1] + p.box[3]) / 2 - p.seam_y) <= 1 for p in patches if p.axis == "y")
+    if centred and across_x >= widest_x + 2 * feather and across_y >= widest_y + 2 * feather:
+        # (not when an axis is barely longer than a tile: the band is then pushed against
+        # the image border, or is the whole axis)
+        for start, end in _overlaps(plan.xs, plan.tile_width):
+            assert np.allclose(redrawn[:, start:end], 1), "part of a column overlap kept the blend"
+        for start, end in _overlaps(plan.ys, plan.tile_height):
+            assert np.allclose(redrawn[start:end, :], 1), "part of a row overlap kept the blend"
 
 
-def test_seam_weight_is_one_at_the_seam_and_fades_before_the_border() -> None:
-    plan = tiles.plan_tiles(1024, 576, 576, 64)
-    (patch,) = tiles.plan_seam_fix(plan, 64)
-    x0, _, _x1, _ = patch.box
-    seam = int(patch.position) - x0
-    assert patch.axis == "x"
-    assert np.all(patch.weight[:, seam] == 1.0)
-    assert np.all(patch.weight[:, [0, -1]] < 0.01)
-    assert np.all(patch.weight[:, : seam - 64] == 0)
+def test_seam_band_geometry_at_256_overlap_64() -> None:
+    """1024² at 256/64: tiles of 304 at 0/240/480/720; bands of 128 centred on the seams."""
+    plan = tiles.plan_tiles(1024, 1024, 256, 64)
+    patches = tiles.plan_seam_fix(plan)
+    assert tiles.seam_bands(plan) == (128, 128)
+    first = patches[0]
+    assert (first.axis, first.seam_x, first.box) == ("x", 272.0, (208, 0, 336, 304))
+    across = first.weight[152]  # a row inside tile row 0 that no row overlap touches
+    assert np.all(across[240 - 208 : 304 - 208] == 1.0), "the whole overlap is replaced"
+    assert across[0] < 0.01 and across[-1] < 0.01
+    crossing = next(p for p in patches if p.axis == "xy")
+    assert crossing.box == (208, 208, 336, 336)
+    assert np.all(crossing.weight[32:96, 32:96] == 1.0)
+    assert sum(p.pixels for p in patches) == 12 * 128 * 304 * 2 + 9 * 128 * 128
 
 
-@pytest.mark.parametrize("band", [8, 64, 200, 576, 2000])
-def test_seam_weight_reaches_zero_inside_the_patch_for_any_band(band: int) -> None:
-    plan = tiles.plan_tiles(1600, 576, 576, 64)
-    for patch in tiles.plan_seam_fix(plan, band):
-        x0, _, x1, _ = patch.box
-        inner = [i for i, x in ((0, x0), (-1, x1)) if 0 < x < plan.width]
-        assert np.all(patch.weight[:, inner] < 0.01), "the patch's own border would show"
-        assert np.all(patch.weight[:, int(patch.position) - x0] == 1.0)
+@FAST
+@given(targets, targets, usdu_tiles, st.integers(4, 8).map(lambda n: n * 8))
+def test_seam_fix_redraws_no_more_than_usdus_half_tile_fix(
+    width: int, height: int, tile_size: int, overlap: int
+) -> None:
+    """USDU's half-tile + intersections redraws r(c−1) + (r−1)c + (r−1)(c−1) tiles of T²
+    (r, c: its grid of T). At its own settings (T in steps of 64, padding 16–32 = overlap
+    32–64) the bands redraw no more."""
+    plan = tiles.plan_tiles(width, height, tile_size, overlap)
+    across_x, across_y = tiles.seam_bands(plan)
+    r, c = plan.rows, plan.cols
+    ours = (
+        r * (c - 1) * across_x * plan.tile_height
+        + (r - 1) * c * plan.tile_width * across_y
+        + (r - 1) * (c - 1) * across_x * across_y
+    )
+    ur, uc = math.ceil(height / tile_size), math.ceil(width / tile_size)
+    usdu = (ur * (uc - 1) + (ur - 1) * uc + (ur - 1) * (uc - 1)) * tile_size**2
+    assert ours <= usdu
+
+
+def test_seam_bands_count_pixels_as_plan_seam_fix_does() -> None:
+    plan = tiles.plan_tiles(1000, 760, 256, 48)
+    patches = tiles.plan_seam_fix(plan)
+    across_x, across_y = tiles.seam_bands(plan)
+    assert {p.box[2] - p.box[0] for p in patches if p.axis == "x"} == {across_x}
+    assert {p.box[3] - p.box[1] for p in patches if p.axis == "y"} == {across_y}
+
+
+def _fix_with_offsets(plan: tiles.TilePlan, image: np.ndarray, offset: int, hard: bool = False):
+    """Paste every seam patch as the image brightened or darkened by `offset` (alternating):
+    redraws that disagree with each other and with the tiles, like re-diffusions do."""
+    fixed = image.copy()
+    for patch in tiles.plan_seam_fix(plan):
+        sign = 1 if patch.index % 2 else -1
+        processed = np.clip(crop(image, patch.box).astype(int) + sign * offset, 0, 255)
+        weight = (patch.weight > 0).astype(np.float32) if hard else patch.weight
+        crop(fixed, patch.box)[...] = np.rint(
+            crop(fixed, patch.box) * (1 - weight[..., None]) + processed * weight[..., None]
+        ).astype(np.uint8)
+    return fixed
+
+
+@pytest.mark.parametrize(("side", "tile"), [(512, 256), (1024, 256), (1024, 512)])
+def test_seam_fix_with_disagreeing_redraws_leaves_no_step(side: int, tile: int) -> None:
+    """Blend (checkerboard tile offsets), then bands that each disagree by ±offset: every
+    change is spread over a feather of ≥ 32 px (smoothstep slope ≤ 1.5/32 per pixel, three
+    groups of patches, each moving a pixel by at most 2·offset), so no neighbour step is big."""
+    offset, feather = 30, 32
+    base = np.full((side, side, 3), 120, np.uint8)
+    plan = tiles.plan_tiles(side, side, tile, 64)
+    blended = tiles.blend_tiles(plan, _offset_tiles(plan, base, offset))
+    fixed = _fix_with_offsets(plan, blended, offset)
+    bound = 2 * offset / min(plan.min_overlap()) + 1 + 3 * (1.5 / feather * 2 * offset + 1)
+    assert _largest_step(fixed) <= bound
+    hard = _fix_with_offsets(plan, blended, offset, hard=True)
+    assert _largest_step(hard) > bound, "the measure would miss bands pasted without feather"
 
 
 def test_no_seams_for_one_tile() -> None:
-    assert tiles.plan_seam_fix(tiles.plan_tiles(512, 512, 576, 64)) == []
+    plan = tiles.plan_tiles(512, 512, 576, 64)
+    assert tiles.plan_seam_fix(plan) == [] and tiles.seam_bands(plan) == (0, 0)
 
 
 def test_paste_patch_changes_only_its_weighted_band() -> None:
@@ -261,8 +412,9 @@ def test_paste_patch_changes_only_its_weighted_band() -> None:
     image = _random_image(400, 300)
     before = image.copy()
     touched = np.zeros((300, 400), bool)
-    for patch in tiles.plan_seam_fix(plan, 32):
-        processed = np.full((plan.tile_height, plan.tile_width, 3), 7, np.uint8)
+    for patch in tiles.plan_seam_fix(plan):
+        x0, y0, x1, y1 = patch.box
+        processed = np.full((y1 - y0, x1 - x0, 3), 7, np.uint8)
         tiles.paste_patch(image, patch, processed)
         crop(touched, patch.box)[...] |= patch.weight > 0
     assert np.array_equal(image[~touched], before[~touched])

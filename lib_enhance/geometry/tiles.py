@@ -1,8 +1,17 @@
-"""Tile plans, per-tile seeds, colour matching, seamless blending and the half-tile seam fix.
+"""Tile plans, per-tile seeds, colour matching, seamless blending and the seam-band fix.
 
 Why one uniform tile size: every tile of a pass then has the same width and height, so the
 host can run them as one sampler batch (peers send one call per tile). Tiles are spread evenly
 and never hang off the image, so no tile is padded with made-up border pixels.
+
+Why the tile size flexes: a fixed size rarely divides the image, and the remainder costs a whole
+extra row and column of tiles (256² → 512² at 256/64 took 3×3 tiles where two of 288 fit). The
+planner picks the fewest tiles within `tile_bounds` (never below the requested size, at most
+the overlap above it, multiples of 8), then the smallest size that keeps the overlap.
+
+Why the seam fix redraws bands, not tiles: a blended seam can only show inside the overlap the
+blend ramped over, so that strip (plus a feather) is all that needs a second diffusion; the
+half-tile fix of the peers redraws a whole tile per seam segment.
 
 Why feathered blending with weights that sum to one: blending tiles cut from an image gives
 the image back bit for bit, and where two re-diffused tiles disagree the difference becomes a
@@ -67,6 +76,11 @@ class TilePlan:
     def boxes(self) -> list[Box]:
         return [tile.box for tile in self.tiles]
 
+    @property
+    def pixels(self) -> int:
+        """Pixels the sampler diffuses for this plan (every tile, overlaps counted twice)."""
+        return len(self.tiles) * self.tile_width * self.tile_height
+
     def min_overlap(self) -> tuple[int, int]:
         """Least overlap between neighbours along x and y (the tile size when there is one)."""
         return (
@@ -79,14 +93,29 @@ def _least_overlap(starts: Sequence[int], size: int) -> int:
     return min((a + size - b for a, b in itertools.pairwise(starts)), default=size)
 
 
+def tile_bounds(tile_size: int, overlap: int) -> tuple[int, int]:
+    """The sizes a tile may take for a requested `tile_size` and `overlap`: [low, high].
+
+    Never below the request (the sampler's context is what the user chose), and at most
+    `overlap` above it, on the 8-pixel grid: a tile then never advances by more than the
+    requested size (its stride is at most `tile_size`) and the overlap comes on top, the way
+    Ultimate SD Upscale adds its padding around each tile. That flex is what saves a whole
+    row or column of tiles: 512 px at 256/64 is two tiles of 288 instead of three of 256.
+    """
+    return tile_size, (tile_size + overlap) // GRID * GRID
+
+
 def plan_tiles(width: int, height: int, tile_size: int = 576, overlap: int = 64) -> TilePlan:
     """Plan the fewest tiles of one size that cover the image with at least `overlap`.
 
-    `tile_size` must be a multiple of 8 and larger than `overlap`. Along an axis shorter than
-    the tile, the tile takes the image's length, floored to a multiple of 8; so images whose
-    sides are multiples of 8 (what the pipeline's targets are) get one tile on that axis, and
-    other sizes get a second, heavily overlapping one. Starts are spread evenly; the last tile
-    ends exactly at the image border. 1024² at 576/64 is 2×2 tiles, 2048² is 4×4.
+    Per axis: the fewest tiles whose size stays within `tile_bounds` (and the image), then the
+    smallest size on the 8-pixel grid that still keeps `overlap` with that count (fewer and
+    smaller tiles: fewer pixels to diffuse). Width and height are planned apart, so a tile
+    may be wider than tall. Along an axis shorter than the tile, the tile takes the image's
+    length, floored to a multiple of 8; so images whose sides are multiples of 8 (what the
+    pipeline's targets are) get one tile on that axis, and other sizes get a second, heavily
+    overlapping one. Starts are spread evenly; the last tile ends exactly at the image
+    border. 1024² at 256/64 is 4×4 tiles of 304, 2048² at 576/64 is 4×4 of 576.
     """
     if tile_size < GRID or tile_size % GRID:
         raise ValueError(f"tile_size must be a positive multiple of {GRID}, got {tile_size}")
@@ -94,10 +123,8 @@ def plan_tiles(width: int, height: int, tile_size: int = 576, overlap: int = 64)
         raise ValueError(f"overlap must be from 0 to tile_size - 1, got {overlap}")
     if width < GRID or height < GRID:
         raise ValueError(f"image {width}x{height} is smaller than {GRID} pixels on a side")
-    tile_w = min(tile_size, width // GRID * GRID)
-    tile_h = min(tile_size, height // GRID * GRID)
-    xs = _axis_starts(width, tile_w, overlap)
-    ys = _axis_starts(height, tile_h, overlap)
+    tile_w, xs = _plan_axis(width, tile_size, overlap)
+    tile_h, ys = _plan_axis(height, tile_size, overlap)
     tiles = tuple(
         Tile(row * len(xs) + col, x, y, tile_w, tile_h)
         for row, y in enumerate(ys)
@@ -106,18 +133,32 @@ def plan_tiles(width: int, height: int, tile_size: int = 576, overlap: int = 64)
     return TilePlan(width, height, tile_w, tile_h, len(xs), len(ys), tiles, xs, ys, overlap)
 
 
-def _axis_starts(length: int, size: int, overlap: int) -> tuple[int, ...]:
-    """Evenly spread starts of tiles of `size` over `length`, neighbours overlapping ≥ overlap.
+def _plan_axis(length: int, tile_size: int, overlap: int) -> tuple[int, tuple[int, ...]]:
+    """(size, starts) of the tiles along one axis; see `plan_tiles`.
 
-    The ideal step (length - size) / (count - 1) is at most size - overlap; rounded starts step
-    by its floor or ceiling, which is still at most that integer, so no overlap comes out short.
-    A tile shrunk below the overlap (an axis shorter than the tile) gets just two tiles, which
-    overlap as much as two can.
+    `cap` is the largest size allowed here; the fewest tiles of at most `cap` that keep the
+    overlap number ceil((length - overlap) / (cap - overlap)). A tile shrunk to the overlap or
+    below (an axis shorter than the tile) gets just two tiles, which overlap as much as two can.
     """
-    if size >= length:
-        return (0,)
-    step = size - overlap
-    count = 1 + math.ceil((length - size) / step) if step > 0 else 2
+    low, high = tile_bounds(tile_size, overlap)
+    cap = min(high, length // GRID * GRID)
+    if cap >= length:
+        return length, (0,)
+    if cap <= overlap:
+        return cap, _spread(length, cap, 2)
+    count = math.ceil((length - overlap) / (cap - overlap))
+    needed = math.ceil((length + (count - 1) * overlap) / count / GRID) * GRID
+    size = min(cap, max(low, needed))
+    return size, _spread(length, size, count)
+
+
+def _spread(length: int, size: int, count: int) -> tuple[int, ...]:
+    """`count` evenly spread starts of tiles of `size`, the first at 0, the last at the end.
+
+    With count·size − (count−1)·overlap ≥ length, the ideal step (length − size)/(count − 1)
+    is at most size − overlap; rounded starts step by its floor or ceiling, which is still at
+    most that integer, so no overlap comes out short.
+    """
     span = length - size
     return tuple(round(i * span / (count - 1)) for i in range(count))
 
@@ -293,76 +334,138 @@ def _gain(tile: np.ndarray, ref: np.ndarray, mean_t: float, mean_r: float) -> fl
 
 
 # --------------------------------------------------------------------------------------------
-# Half-tile seam fix
+# Seam fix: bands across the seams
+
+
+MIN_BAND = 32
+"""Narrowest band core, and twice the narrowest feather: with overlap 0 the blend is a hard cut,
+which a core of this width still covers; its patch (core + feathers) is then 64 px, about the
+least a host takes."""
 
 
 @dataclass(frozen=True, eq=False)
 class SeamPatch:
-    """A tile-sized box centred on one internal seam, with its paste weight.
+    """A band across one seam segment, or a crossing of two seams, with its paste weight.
 
-    `axis` is "x" for a seam between two columns (a vertical line at `position`) and "y" for
-    one between two rows. `weight` (float32, the box's size) is 1 across the band around the
-    seam and falls smoothly to 0 before the box's border.
+    `axis` is "x" for a segment of a seam between two columns (a vertical line at `seam_x`),
+    "y" for one between two rows (a horizontal line at `seam_y`), and "xy" for the box where
+    the two cross. `weight` (float32, the box's size) is 1 across the band's core — the
+    overlap the blend ramped over — and falls smoothly to 0 before the box's border.
     """
 
     index: int
     box: Box
     axis: str
-    position: float
     weight: np.ndarray = field(repr=False)
+    seam_x: float | None = None
+    seam_y: float | None = None
+
+    @property
+    def pixels(self) -> int:
+        x0, y0, x1, y1 = self.box
+        return (x1 - x0) * (y1 - y0)
 
 
-def plan_seam_fix(plan: TilePlan, band: int | None = None) -> list[SeamPatch]:
-    """Patches over every internal seam: one per seam segment (per row for seams between
-    columns, per column for seams between rows), all of the plan's tile size so they batch.
+def plan_seam_fix(plan: TilePlan) -> list[SeamPatch]:
+    """Patches that re-diffuse only the bands across the plan's seams, in three groups.
 
-    `band` is the width of the strip around each seam that is fully replaced (weight 1); the
-    weight then falls to 0 over another band/2 on each side, and always before the patch
-    border. Default: the plan's overlap, at least 16 — the strip the blend ramped over.
-    Along the seam the weight follows the tile rows (or columns), ramping where they overlap,
-    so consecutive patches on one seam hand over smoothly.
+    Why bands: what a blended seam can show (a cross-fade of two diffusions that disagree)
+    lives in the overlap the blend ramped over, so only that strip needs redrawing, plus a
+    feather on each side so the redrawn strip itself leaves no edge. A band's core (weight 1)
+    is its seam's whole overlap, at least `MIN_BAND`; the feather on each side is half the
+    requested overlap (at least MIN_BAND/2). One patch size per axis (the widest band, on the
+    8-pixel grid), so they batch. Along the seam a band is cut into tile-length segments (one
+    per tile row or column: the aspect stays near the tile's), handing over through the
+    tiles' own blend ramps. At overlap 64 a band is 128 px across.
+
+    Order (= paste order): "x" segments (seams between columns, row by row), then "y"
+    segments (seams between rows), whose cores cover the row overlaps where the "x" segments
+    handed over, then "xy" crossings (core × core, feathered), which cover where two "y"
+    segments handed over. A seam fix of rows×cols tiles has rows·(cols−1) + (rows−1)·cols
+    segments and (rows−1)·(cols−1) crossings.
     """
-    band = max(16, plan.overlap) if band is None else band
-    if band <= 0:
-        raise ValueError(f"band must be positive, got {band}")
+    x_seams = _seam_lines(plan.xs, plan.tile_width)
+    y_seams = _seam_lines(plan.ys, plan.tile_height)
+    across_x, across_y = seam_bands(plan)
     along_x = [p.astype(np.float32) for p in _raw_profiles(plan.xs, plan.tile_width)]
     along_y = [p.astype(np.float32) for p in _raw_profiles(plan.ys, plan.tile_height)]
+    x_bands = [_band(seam, core, across_x, plan.width) for seam, core in x_seams]
+    y_bands = [_band(seam, core, across_y, plan.height) for seam, core in y_seams]
     patches: list[SeamPatch] = []
-    for seam in _seams(plan.xs, plan.tile_width):
-        x0 = _centre_start(seam, plan.tile_width, plan.width)
-        across = _seam_profile(plan.tile_width, seam - x0, band)
+
+    def add(box: Box, axis: str, weight: np.ndarray, sx: float | None, sy: float | None) -> None:
+        patches.append(SeamPatch(len(patches), box, axis, weight, sx, sy))
+
+    for (seam, _), (x0, profile) in zip(x_seams, x_bands, strict=True):
         for row, y in enumerate(plan.ys):
-            weight = np.multiply.outer(along_y[row], across)
-            box = (x0, y, x0 + plan.tile_width, y + plan.tile_height)
-            patches.append(SeamPatch(len(patches), box, "x", seam, weight))
-    for seam in _seams(plan.ys, plan.tile_height):
-        y0 = _centre_start(seam, plan.tile_height, plan.height)
-        across = _seam_profile(plan.tile_height, seam - y0, band)
+            box = (x0, y, x0 + across_x, y + plan.tile_height)
+            add(box, "x", np.multiply.outer(along_y[row], profile), seam, None)
+    for (seam, _), (y0, profile) in zip(y_seams, y_bands, strict=True):
         for col, x in enumerate(plan.xs):
-            weight = np.multiply.outer(across, along_x[col])
-            box = (x, y0, x + plan.tile_width, y0 + plan.tile_height)
-            patches.append(SeamPatch(len(patches), box, "y", seam, weight))
+            box = (x, y0, x + plan.tile_width, y0 + across_y)
+            add(box, "y", np.multiply.outer(profile, along_x[col]), None, seam)
+    for (sy, _), (y0, profile_y) in zip(y_seams, y_bands, strict=True):
+        for (sx, _), (x0, profile_x) in zip(x_seams, x_bands, strict=True):
+            box = (x0, y0, x0 + across_x, y0 + across_y)
+            add(box, "xy", np.multiply.outer(profile_y, profile_x), sx, sy)
     return patches
 
 
-def _seams(starts: Sequence[int], size: int) -> list[float]:
-    """Seam lines along one axis: the middle of each overlap between neighbours."""
-    return [(b + a + size) / 2 for a, b in itertools.pairwise(starts)]
+def seam_bands(plan: TilePlan) -> tuple[int, int]:
+    """Patch widths across the seams between columns and between rows (0: no such seam).
+
+    The same numbers `plan_seam_fix` uses, without building any weight: for cost estimates.
+    """
+    feather = max(MIN_BAND, plan.overlap) // 2
+    return (
+        _band_width(_seam_lines(plan.xs, plan.tile_width), feather, plan.width),
+        _band_width(_seam_lines(plan.ys, plan.tile_height), feather, plan.height),
+    )
 
 
-def _centre_start(seam: float, size: int, length: int) -> int:
-    return min(max(0, round(seam - size / 2)), length - size)
+def _seam_lines(starts: Sequence[int], size: int) -> list[tuple[float, int]]:
+    """(seam line, band core) per seam along one axis: the middle of each overlap, and the
+    overlap's width (at least MIN_BAND)."""
+    return [
+        ((b + a + size) / 2, max(MIN_BAND, a + size - b)) for a, b in itertools.pairwise(starts)
+    ]
 
 
-def _seam_profile(size: int, seam: float, band: float) -> np.ndarray:
-    """1 within band/2 of the seam, smoothstep down to 0 at band from it and before the edges."""
+def _band_width(seams: Sequence[tuple[float, int]], feather: int, length: int) -> int:
+    """Patch size across the bands of one axis: the widest core plus two feathers, on the grid
+    (0 when the axis has no seam)."""
+    if not seams:
+        return 0
+    widest = max(core for _, core in seams)
+    return min(length // GRID * GRID, math.ceil((widest + 2 * feather) / GRID) * GRID)
+
+
+def _band(seam: float, core: int, across: int, length: int) -> tuple[int, np.ndarray]:
+    """(start, weight profile) of a band patch `across` wide, centred on `seam` if it can be."""
+    start = min(max(0, round(seam - across / 2)), length - across)
+    edges = (start == 0, start + across == length)
+    return start, _band_profile(across, seam - start, core, edges)
+
+
+def _band_profile(
+    size: int, seam: float, core: float, at_edge: tuple[bool, bool] = (False, False)
+) -> np.ndarray:
+    """1 within core/2 of the seam, smoothstep down to 0 at the patch border on each side.
+
+    A side whose border is the image's own stays 1 up to it (nothing beyond to blend with;
+    a patch is only ever pushed off-centre against the image border). Where the patch is too
+    narrow for core and feather (an axis barely longer than a tile), the flat part gives way
+    so that a feather of MIN_BAND/2 (or half the room) remains.
+    """
     centres = np.arange(size, dtype=np.float64) + 0.5
     distance = np.abs(centres - seam)
-    inner = band / 2
-    outer = np.where(centres < seam, min(band, seam), min(band, size - seam))
-    inner = np.minimum(inner, outer / 2)
+    left = centres < seam
+    outer = np.where(left, seam, size - seam)
+    inner = np.minimum(core / 2, outer - np.minimum(MIN_BAND / 2, outer / 2))
     t = np.clip((outer - distance) / np.maximum(outer - inner, 1e-9), 0.0, 1.0)
-    return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
+    weight = t * t * (3.0 - 2.0 * t)
+    weight[(left & at_edge[0]) | (~left & at_edge[1])] = 1.0
+    return weight.astype(np.float32)
 
 
 def paste_patch(image: np.ndarray, patch: SeamPatch, processed: np.ndarray) -> None:

@@ -189,8 +189,9 @@ TILES = Section(
     (
         _enabled(False, "tiled pass: upscale, then re-diffuse in overlapping tiles"),
         _upscaler(), _scale(), _target("width"), _target("height"),
-        Field("tile_size", int, 576, "Tile size", "Tile width and height in pixels.",
-              256, 2048, 8, aliases=("tile",)),
+        Field("tile_size", int, 576, "Tile size",
+              "Least tile width and height in pixels; a tile grows by up to the overlap when "
+              "that saves a row or column of tiles.", 256, 2048, 8, aliases=("tile",)),
         Field("overlap", int, 64, "Overlap", "Least overlap between tiles, pixels.", 0, 512, 8,
               aliases=("padding", "tile_overlap")),
         Field("batch_size", int, 4, "Tiles per batch",
@@ -198,7 +199,8 @@ TILES = Section(
         _denoise(0.3, "tiled pass"),
         _steps(), *_sampler_fields(), *_prompt_fields(),
         Field("seam_fix", str, "off", "Seam fix",
-              "Re-diffuse bands across the tile seams after the tiled pass.",
+              "Re-diffuse the bands across the tile seams (the overlap plus a feather) "
+              "after the tiled pass.",
               choices=SEAM_FIX_MODES),
         Field("seam_denoise", float, 0.25, "Seam fix denoise",
               "Denoising strength of the seam-fix bands.", 0.0, 1.0, 0.01),

@@ -1,13 +1,16 @@
 """The tiled pass: upscale to the target, re-diffuse in overlapping tiles, blend seamlessly.
 
 Tiles share one size, so they go to the host in batches (`batch_size` tiles per call) instead
-of one call per tile. Each tile gets its own seed (base + index) so the noise does not repeat
+of one call per tile; that size flexes a little so the fewest tiles cover the target (see
+`geometry.tiles`). Each tile gets its own seed (base + index) so the noise does not repeat
 across the image, each is colour-matched to the same region of the upscaled source so adjacent
-tiles cannot drift apart in brightness, and the blend ramps across every overlap.
+tiles cannot drift apart in brightness, and the blend ramps across every overlap. The optional
+seam fix redraws only the bands across the seams (the overlaps plus a feather).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,16 +34,19 @@ def run_tiled(ctx: StageContext, image: Image.Image, config: Mapping[str, Any]) 
             for out, tile in zip(outputs, plan.tiles, strict=True)
         ]
     result = tiles.blend_tiles(plan, outputs)
-    if section["seam_fix"] == "half-tile" and len(plan.tiles) > 1:
-        result = _fix_seams(ctx, result, plan, section)
-    ctx.record.seams = [tile.box for tile in plan.tiles]
-    ctx.record.ran.update(
+    ran = ctx.record.ran
+    ran.update(
         denoise=section["denoise"],
         tiles=len(plan.tiles),
         grid=[plan.cols, plan.rows],
         tile=[plan.tile_width, plan.tile_height],
+        pixels=plan.pixels,
         seam_fix=section["seam_fix"],
     )
+    if section["seam_fix"] == "half-tile" and len(plan.tiles) > 1:
+        result, patches = _fix_seams(ctx, result, plan, section)
+        ran.update(seam_patches=len(patches), seam_fix_pixels=sum(p.pixels for p in patches))
+    ctx.record.seams = [tile.box for tile in plan.tiles]
     return Image.fromarray(result)
 
 
@@ -64,29 +70,39 @@ def _diffuse_tiles(
 
 def _fix_seams(
     ctx: StageContext, image: np.ndarray, plan: tiles.TilePlan, section: Mapping[str, Any]
-) -> np.ndarray:
-    """Re-diffuse bands centred on the internal seams, pasted back through feathered weights."""
-    patches = tiles.plan_seam_fix(plan, section["overlap"])
-    if not patches:
-        return image
+) -> tuple[np.ndarray, list[tiles.SeamPatch]]:
+    """Re-diffuse the bands across the seams, pasted back through feathered weights.
+
+    Patches come in groups of one size (segments across column seams, across row seams,
+    crossings); each group goes to the host in batches. All are cut from the blended image
+    before any is pasted, and pasted in plan order, so later groups cover where earlier
+    segments handed over.
+    """
+    patches = tiles.plan_seam_fix(plan)
     prompt, negative = ctx.prompt(section["prompt"]), ctx.negative(section["negative_prompt"])
     seed0 = tiles.tile_seed(ctx.job.seed, len(plan.tiles))
-    items = [
-        Img2ImgItem(
-            Image.fromarray(regions.crop(image, patch.box)),
-            seed=tiles.tile_seed(seed0, i),
-            prompt=prompt,
-            negative_prompt=negative,
-        )
-        for i, patch in enumerate(patches)
-    ]
-    x0, y0, x1, y1 = patches[0].box
-    settings = ctx.settings(section, x1 - x0, y1 - y0, denoise=section["seam_denoise"])
-    fixed = ctx.img2img_batched(settings, items, section["batch_size"])
+    fixed: list[Image.Image] = []
+    for (width, height), group in itertools.groupby(patches, key=_patch_size):
+        items = [
+            Img2ImgItem(
+                Image.fromarray(regions.crop(image, patch.box)),
+                seed=tiles.tile_seed(seed0, patch.index),
+                prompt=prompt,
+                negative_prompt=negative,
+            )
+            for patch in group
+        ]
+        settings = ctx.settings(section, width, height, denoise=section["seam_denoise"])
+        fixed += ctx.img2img_batched(settings, items, section["batch_size"])
     result = image.copy()
     for patch, out in zip(patches, fixed, strict=True):
         processed = np.asarray(out.convert("RGB"))
         if section["color_match"]:
             processed = tiles.match_colors(processed, regions.crop(image, patch.box))
         tiles.paste_patch(result, patch, processed)
-    return result
+    return result, patches
+
+
+def _patch_size(patch: tiles.SeamPatch) -> tuple[int, int]:
+    x0, y0, x1, y1 = patch.box
+    return x1 - x0, y1 - y0
