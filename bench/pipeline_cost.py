@@ -75,6 +75,8 @@ def run_job(size_in: int, size_out: int, repeats: int = 3) -> dict:
         "batch_size": BATCH,
         "host_calls": host.calls_by_label(),
         "batch_sizes": record.batch_sizes,
+        "tile_size_used": record.ran["tile"],
+        "megapixels_diffused": round(record.ran["pixels"] / 1e6, 2),
         "checkpoint_changes": host.loads,
         "our_cpu_ms_per_mp": round(best * 1000 / megapixels, 1),
         "total_cpu_s_incl_test_host": round(cpu, 2),
