@@ -223,7 +223,7 @@ def score(rows: list[dict]) -> None:
 
 def table(results: dict[str, list[dict] | str]) -> str:
     head = (
-        f"{'job':<14}{'tile':>5} {'method':<16}{'tiles':>6}{'size':>9}{'calls':>7}"
+        f"{'job':<14}{'tile':>5} {'method':<16}{'tiles':>6}{'size':>10}{'calls':>7}"
         f"{'seam calls':>11}{'MP':>7}{'seam MP':>9}{'QA test':>9}{'QA drift':>9}{'any line':>9}"
     )
     lines = [head, "-" * len(head)]
@@ -239,7 +239,7 @@ def table(results: dict[str, list[dict] | str]) -> str:
             r = rows[i]
             size = "x".join(str(v) for v in r["tile"])
             lines.append(
-                f"{job:<14}{tile:>5} {method:<16}{r['tiles']:>6}{size:>9}{r['calls']:>7}"
+                f"{job:<14}{tile:>5} {method:<16}{r['tiles']:>6}{size:>10}{r['calls']:>7}"
                 f"{r['seam_calls']:>11}{r['pixels'] / 1e6:>7.2f}{r['seam_pixels'] / 1e6:>9.2f}"
                 f"{r['seam_test']:>9.3f}{r['seam_drift']:>9.3f}{r['seam_any_line']:>9.3f}"
             )
