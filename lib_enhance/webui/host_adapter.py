@@ -550,12 +550,14 @@ def batch_service() -> Any:
     global _BATCH
     if _BATCH is None:
         from ..batch.service import BatchService
+        from .queue_worker import shared_queue
 
         _BATCH = BatchService(
             host=lambda: WebUIHost(None),
             detectors=detector_registry,
             names=host_names,
             runner=lambda work: run_exclusive(work, job="enhance batch"),
+            queue=shared_queue,
         )
     return _BATCH
 
