@@ -33,3 +33,10 @@ def preload(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="Enhance: a queue worker silent this long loses its unfinished items to the others",
     )
+    parser.add_argument(
+        "--enhance-queue-worker-id",
+        type=str,
+        default=None,
+        metavar="NAME",
+        help="Enhance: this server's name in the queue (default: host name:port)",
+    )

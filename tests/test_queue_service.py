@@ -103,6 +103,18 @@ def test_stop_leaves_the_rest_in_the_queue_and_resume_finishes(redis, worker, fo
     assert sorted(p.name for p in out.glob("*.png")) == [f"x{i}.png" for i in range(4)]
 
 
+def test_a_second_server_under_the_same_worker_id_is_refused(redis, caplog):
+    caplog.set_level(logging.ERROR, logger="enhance")
+    first = RedisQueue(QueueConfig(redis.url, 30.0))  # heart-beats for 30 s
+    first.heartbeat("box:7860", {"pid": 11, "host": "box", "instance": "the-first"})
+    twin = QueueWorker(RedisQueue(QueueConfig(redis.url, 0.5)), "box:7860", QueueTestHost)
+    thread = threading.Thread(target=twin.serve, kwargs={"poll": 0.05}, daemon=True)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive() and "--enhance-queue-worker-id" in caplog.text
+    assert first.heartbeat_of("box:7860")["instance"] == "the-first"  # left alone
+
+
 def test_an_unreachable_queue_is_named_without_its_password(folder, tmp_path, caplog):
     url = f"redis://:{SECRET}@127.0.0.1:{free_port()}/0"
     shown = url.replace(SECRET, "***")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -50,7 +51,8 @@ class QueueDown(QueueUnavailable):
 
 
 class QueueBusy(RuntimeError):
-    """Another live server is already coordinating this batch."""
+    """Another live server is already coordinating this batch, or already works under this
+    worker id."""
 
 
 def redact(url: str) -> str:
@@ -149,6 +151,9 @@ return 1
 """KEYS job, stage stream, results, current · ARGV group, entry id, worker, result fields…"""
 
 _RELEASE = """
+if #redis.call('XPENDING', KEYS[2], ARGV[1], ARGV[2], ARGV[2], 1, ARGV[3]) == 0 then
+  return 0
+end
 redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[2], ARGV[2])
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
@@ -159,9 +164,10 @@ local id = redis.call('XADD', KEYS[2], 'NOMKSTREAM', '*', unpack(ARGV, 7))
 if id then redis.call('HSET', KEYS[3], ARGV[4], id) end
 return 1
 """
-"""Put an item back at the end of its stream. KEYS job, stage stream, queued, current, tries,
-errors · ARGV group, entry id, worker, item key, error to keep ('' = none), '1' = this try does
-not count, item fields…"""
+"""Put an item back at the end of its stream — unless it is no longer this worker's (another
+one claimed it meanwhile and will finish or release it). KEYS job, stage stream, queued,
+current, tries, errors · ARGV group, entry id, worker, item key, error to keep ('' = none),
+'1' = this try does not count, item fields…"""
 
 _ENQUEUE = """
 local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
@@ -207,6 +213,7 @@ class RedisQueue:
     def __init__(self, config: QueueConfig):
         self.config = config
         self._client: Any = None
+        self._connecting = threading.Lock()
         self._scripts: dict[str, Any] = {}
         self.transient: tuple[type[BaseException], ...] = ()
         self.replies: tuple[type[BaseException], ...] = ()
@@ -215,8 +222,9 @@ class RedisQueue:
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            self._client = self._connect()
+        with self._connecting:
+            if self._client is None:
+                self._client = self._connect()
         return self._client
 
     def _connect(self) -> Any:
@@ -277,6 +285,15 @@ class RedisQueue:
         pipe.set(worker_key(worker), json.dumps(dict(info)), px=self.config.claim_ms)
         pipe.sadd(WORKERS, worker)
         pipe.execute()
+
+    @_guarded
+    def heartbeat_of(self, worker: str) -> dict[str, Any] | None:
+        """What the live process registered as `worker` said of itself, None if none is."""
+        raw = self.client.get(worker_key(worker))
+        try:
+            return dict(json.loads(raw)) if raw else None
+        except (ValueError, TypeError):
+            return {}
 
     @_guarded
     def alive(self) -> dict[str, bool]:
@@ -544,15 +561,15 @@ class RedisQueue:
 
     @_guarded
     def release(
-        self, d: Delivery, worker: str, key: str, error: str = "", counts: bool = True
+        self, d: Delivery, worker: str, key: str, error: str = "", undo_try: bool = False
     ) -> None:
         """Put an item back for any worker (after a failure that another try may fix, or an
-        Interrupt); `counts=False` takes back the try `take` counted."""
+        Interrupt); `undo_try` takes back the try `take` counted (an Interrupt is no failure)."""
         keys = JobKeys(d.job)
         self._script(
             "release",
             [keys.hash, d.stream, keys.queued, keys.current, keys.tries, keys.errors],
-            [WORKER_GROUP, d.entry_id, worker, key, error, "0" if counts else "1",
+            [WORKER_GROUP, d.entry_id, worker, key, error, "1" if undo_try else "0",
              *_flat(d.fields)],
         )  # fmt: skip
 

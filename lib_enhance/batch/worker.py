@@ -25,6 +25,7 @@ import os
 import platform
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,7 +41,15 @@ from .items import (
     entry_key,
     png_bytes,
 )
-from .queue import MAX_TRIES, Delivery, JobKeys, QueueDown, QueueUnavailable, RedisQueue
+from .queue import (
+    MAX_TRIES,
+    Delivery,
+    JobKeys,
+    QueueBusy,
+    QueueDown,
+    QueueUnavailable,
+    RedisQueue,
+)
 from .run import stage_entry
 
 log = logging.getLogger("enhance")
@@ -145,6 +154,7 @@ class QueueWorker:
         self._last_claim: dict[str, float] = {}
         self._pause_until = 0.0
         self._outage = False
+        self.instance = uuid.uuid4().hex
         claim = queue.config.claim_after
         self.beat_every = max(0.05, claim / 3)
         self.claim_every = max(0.1, claim / 4)
@@ -160,9 +170,19 @@ class QueueWorker:
         """Until `stopping` is set: wait (without the GPU) for work, then run a session inside
         `runner` (the WebUI's queue lock). `should_yield(session_start)` is polled between
         items. Redis outages are waited out with back-off, logged once each."""
+        backoff = Backoff()
+        while not self.stopping.is_set():
+            try:
+                self.identify()
+                break
+            except QueueBusy as exc:
+                log.error("Enhance queue: %s", exc)
+                return
+            except QueueUnavailable as exc:
+                self._lost(exc)
+                self.stopping.wait(backoff.next())
         beat = threading.Thread(target=self._beat_loop, daemon=True, name=f"enhance-beat-{self.id}")
         beat.start()
-        backoff = Backoff()
         try:
             while not self.stopping.is_set():
                 try:
@@ -183,6 +203,24 @@ class QueueWorker:
             beat.join(timeout=5)
             with contextlib.suppress(QueueUnavailable):
                 self.queue.forget_worker(self.id)
+
+    def identify(self) -> None:
+        """One live process per worker id. Another one's heartbeat under our id is waited out
+        (a previous life of this server stops beating within `claim_after`); one that goes on
+        is a second server with the same host name and port: QueueBusy, saying what to do."""
+        claim = self.queue.config.claim_after
+        deadline = time.monotonic() + claim * 1.5
+        while not self.stopping.is_set():
+            other = self.queue.heartbeat_of(self.id)
+            if other is None or other.get("instance") == self.instance:
+                return
+            if time.monotonic() > deadline:
+                raise QueueBusy(
+                    f"another live worker ({other.get('host', '?')}, pid {other.get('pid', '?')})"
+                    f" uses the worker id {self.id}; start this server with "
+                    "--enhance-queue-worker-id NAME"
+                )
+            self.stopping.wait(min(1.0, claim / 4))
 
     def has_work(self) -> bool:
         streams = [s for v in self._job_views() for _, s in v.streams()]
@@ -235,7 +273,8 @@ class QueueWorker:
 
     def beat(self) -> None:
         """Stay registered, keep in-flight entries ours, and look at new jobs (no GPU)."""
-        self.queue.heartbeat(self.id, {"pid": os.getpid(), "host": platform.node()})
+        info = {"pid": os.getpid(), "host": platform.node(), "instance": self.instance}
+        self.queue.heartbeat(self.id, info)
         with self._lock:
             by_stream: dict[str, list[bytes]] = {}
             for entry_id, stream in self._inflight.items():
@@ -274,20 +313,21 @@ class QueueWorker:
     def _look_at(self, job: str, now: float) -> JobView | None:
         info = self.queue.job_info(job)
         try:
-            config = self.configs.validate(info.get("config", ""))
-            stages = json.loads(info.get("stages", "[]"))
-        except (InvalidEntry, ValueError) as exc:
-            log.error("Enhance queue: job %s has unusable settings: %s", job, exc)
-            return None
+            stages = [str(s) for s in json.loads(info.get("stages", "[]"))]
+        except (ValueError, TypeError):
+            return None  # not a job (yet): its hash is written before it becomes active
         try:
+            config = self.configs.validate(info.get("config", ""))
             refused = refusals(config, self._names())
+        except InvalidEntry as exc:  # e.g. a newer Enhance on the starting server
+            refused = dict.fromkeys(stages, f"this worker cannot read the settings: {exc}")
         except Exception:  # the host's lists: never a reason to stop working
             log.exception("Enhance queue: could not read this host's model lists")
             refused = {}
         for stage, why in refused.items():
             log.warning("Enhance queue: %s cannot run %s of job %s: %s", self.id, stage, job, why)
         self.queue.set_caps(job, self.id, refused)
-        return JobView(job, [str(s) for s in stages], refused, now)
+        return JobView(job, stages, refused, now)
 
     # ------------------------------------------------------------------ taking items
 
@@ -339,7 +379,10 @@ class QueueWorker:
         held, self._held = self._held, []
         for delivery in held:
             try:
-                self.queue.release(delivery, self.id, entry_key(delivery.fields), counts=False)
+                if delivery.fields:
+                    self.queue.release(delivery, self.id, entry_key(delivery.fields))
+                else:
+                    self.queue.ack(delivery)
                 self._done(delivery)
             except QueueUnavailable:
                 self._own_first = True  # still ours in Redis: re-read after the outage
@@ -374,7 +417,7 @@ class QueueWorker:
         result, record = run_stage(host, stage, job, item.image, detectors)
         ran = time.perf_counter() - ran
         if record.status == "interrupted":
-            self._send(lambda: self.queue.release(d, self.id, item.key, counts=False), d,
+            self._send(lambda: self.queue.release(d, self.id, item.key, undo_try=True), d,
                        should_yield)  # fmt: skip
             self._pause_until = time.monotonic() + self.idle_grace
             self.on_event("interrupted", {"key": item.key})

@@ -65,11 +65,12 @@ def shared_queue() -> Any:
 
 
 def worker_id(cmd_opts: Any = None) -> str:
-    """``host:port``: stable across restarts, so a restarted worker finishes its own items at
-    once instead of waiting for them to be claimed."""
+    """--enhance-queue-worker-id, else ``host:port``: stable across restarts, so a restarted
+    worker finishes its own items at once instead of waiting for them to be claimed."""
     opts = _cmd_opts() if cmd_opts is None else cmd_opts
     port = getattr(opts, "port", None) or 7860
-    return re.sub(r"[^\w.:@+-]", "-", f"{platform.node() or 'webui'}:{port}")[:100]
+    name = getattr(opts, "enhance_queue_worker_id", None) or f"{platform.node() or 'webui'}:{port}"
+    return re.sub(r"[^\w.:@+-]", "-", name)[:100]
 
 
 def user_waiting(since: float) -> bool:

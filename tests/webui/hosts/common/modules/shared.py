@@ -17,6 +17,7 @@ cmd_opts = argparse.Namespace(
     enhance_allow_api_paths=False,
     enhance_queue=None,
     enhance_queue_claim_after=30.0,
+    enhance_queue_worker_id=None,
     skip_install=False,
 )
 opts = options.Options({}, set())
