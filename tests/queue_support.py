@@ -17,10 +17,40 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from PIL import Image, PngImagePlugin
+
 REPO = Path(__file__).resolve().parents[1]
+
+
+def make_folder(folder: Path, prompts: dict[int, str], count: int = 6) -> Path:
+    """`count` 64×64 PNGs with A1111 `parameters` (prompt from `prompts`, seed 1000 + i)."""
+    folder.mkdir(parents=True)
+    for i in range(count):
+        info = PngImagePlugin.PngInfo()
+        info.add_text(
+            "parameters",
+            f"{prompts.get(i, f'photo number {i}')}\nNegative prompt: blurry\nSteps: 12, "
+            f"Sampler: Euler a, CFG scale: 6.5, Seed: {1000 + i}, Size: 64x64",
+        )
+        arr = np.full((64, 64, 3), 25 * i, np.uint8)
+        arr[12:44, 16:48] = (200, 150 - 25 * i // 2, 90)
+        Image.fromarray(arr).save(folder / f"img{i}.png", pnginfo=info)
+    return folder
+
+
+@contextlib.contextmanager
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A fresh redis-server (append-only file on) in `tmp_path`, killed afterwards."""
+    server = RedisServer(tmp_path / "redis").start()
+    try:
+        yield server
+    finally:
+        server.kill()
 
 
 def free_port() -> int:

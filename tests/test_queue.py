@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from PIL import Image, PngImagePlugin
-from queue_support import Processes, RedisServer
+from PIL import Image
+from queue_support import Processes, RedisServer, make_folder, redis_server
 
 from lib_enhance.batch import manifest as mf
 from lib_enhance.batch.coordinator import run_queued_batch
@@ -36,30 +36,10 @@ CONFIG = {
 STAGES = ("hires", "detail 1")
 
 
-def _png(path: Path, prompt: str, seed: int, shade: int) -> None:
-    info = PngImagePlugin.PngInfo()
-    info.add_text(
-        "parameters",
-        f"{prompt}\nNegative prompt: blurry\nSteps: 12, Sampler: Euler a, CFG scale: 6.5, "
-        f"Seed: {seed}, Size: 64x64",
-    )
-    arr = np.full((64, 64, 3), shade, np.uint8)
-    arr[12:44, 16:48] = (200, 150 - shade // 2, 90)
-    Image.fromarray(arr).save(path, pnginfo=info)
-
-
-def make_folder(folder: Path, prompts: dict[int, str] | None = None) -> Path:
-    folder.mkdir(parents=True)
-    for i in range(N):
-        _png(folder / f"img{i}.png", (prompts or {}).get(i, f"photo number {i}"), 1000 + i, 25 * i)
-    return folder
-
-
 @pytest.fixture
 def redis(tmp_path: Path):
-    server = RedisServer(tmp_path / "redis").start()
-    yield server
-    server.kill()
+    with redis_server(tmp_path) as server:
+        yield server
 
 
 @pytest.fixture
@@ -71,7 +51,7 @@ def procs(redis: RedisServer, tmp_path: Path):
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
-    return make_folder(tmp_path / "in")
+    return make_folder(tmp_path / "in", {}, N)
 
 
 @pytest.fixture
@@ -248,7 +228,7 @@ def test_a_stage_no_worker_can_run_fails_naming_the_model_and_the_workers(
 def test_a_poison_image_fails_after_three_tries_and_the_job_goes_on(
     redis, procs, tmp_path, reference
 ):
-    src = make_folder(tmp_path / "poisoned", {2: "photo number 2 poison"})
+    src = make_folder(tmp_path / "poisoned", {2: "photo number 2 poison"}, N)
     _start_workers(procs, ("a", ("--fail", "poison")), ("b", ("--fail", "poison")), cost=0.05)
     out = tmp_path / "out"
     result = run_queued_batch(_queue(redis), src, out, CONFIG)
@@ -267,7 +247,7 @@ def test_a_poison_image_fails_after_three_tries_and_the_job_goes_on(
 
 
 def test_an_image_that_kills_its_workers_is_given_up_after_three(redis, procs, tmp_path):
-    src = make_folder(tmp_path / "deadly", {4: "photo number 4 crash"})
+    src = make_folder(tmp_path / "deadly", {4: "photo number 4 crash"}, N)
     _start_workers(procs, ("a", ("--die", "crash")), ("b", ("--die", "crash")), cost=0.05)
     out = tmp_path / "out"
     thread, box = _in_thread(run_queued_batch, _queue(redis), src, out, CONFIG)

@@ -8,10 +8,8 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
-from queue_support import RedisServer, free_port
+from queue_support import free_port, make_folder, redis_server
 
 from lib_enhance.batch.queue import QueueConfig, QueueUnavailable, RedisQueue
 from lib_enhance.batch.service import BatchService
@@ -25,20 +23,13 @@ SECRET = "s3cret-pw"
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
-    src = tmp_path / "in"
-    src.mkdir()
-    for i in range(4):
-        arr = np.full((48, 48, 3), 30 * i, np.uint8)
-        arr[10:30, 10:30] = 200
-        Image.fromarray(arr).save(src / f"x{i}.png")
-    return src
+    return make_folder(tmp_path / "in", {}, 4)
 
 
 @pytest.fixture
 def redis(tmp_path: Path):
-    server = RedisServer(tmp_path / "redis").start()
-    yield server
-    server.kill()
+    with redis_server(tmp_path) as server:
+        yield server
 
 
 @pytest.fixture
@@ -84,7 +75,7 @@ def test_status_lists_the_workers(redis, worker, folder, tmp_path):
     assert status["state"] == "finished" and status["totals"]["done"] == 4
     assert status["workers"] == {"w1": {"done": 4, "failed": 0, "alive": True, "current": ""}}
     assert status["queue"] == redis.url and status["checkpoint_loads"] is None
-    assert any(w.get("w1", {}).get("current", "").startswith("x") for w in seen)
+    assert any(w.get("w1", {}).get("current", "").startswith("img") for w in seen)
     text = FolderBatchActions(lambda: service).status(status["id"])[1]
     assert "Workers: w1 (alive) 4 done, 0 failed." in text
 
@@ -100,7 +91,7 @@ def test_stop_leaves_the_rest_in_the_queue_and_resume_finishes(redis, worker, fo
     assert stopped.state == "stopped" and stopped.totals["done"] < 4
     resumed = service.wait(service.start(str(folder), str(out), None, resume=True), 60)
     assert resumed.state == "finished" and resumed.totals["done"] == 4
-    assert sorted(p.name for p in out.glob("*.png")) == [f"x{i}.png" for i in range(4)]
+    assert sorted(p.name for p in out.glob("*.png")) == [f"img{i}.png" for i in range(4)]
 
 
 def test_a_second_server_under_the_same_worker_id_is_refused(redis, caplog):

@@ -187,13 +187,19 @@ def _file_name(text: str) -> str:
     return text
 
 
-def _job(text: str) -> dict[str, Any]:
+def _object(text: str, what: str, keys: Any) -> dict[str, Any]:
+    """A JSON object with exactly `keys`, or InvalidEntry naming `what`."""
     try:
-        job = json.loads(text)
+        value = json.loads(text)
     except ValueError as exc:
-        raise InvalidEntry(f"job: not JSON ({exc})") from exc
-    if not isinstance(job, dict) or set(job) != set(JOB_FIELDS):
-        raise InvalidEntry(f"job: must be an object with exactly {', '.join(JOB_FIELDS)}")
+        raise InvalidEntry(f"{what}: not JSON ({exc})") from exc
+    if not isinstance(value, dict) or set(value) != set(keys):
+        raise InvalidEntry(f"{what}: must be an object with exactly {', '.join(keys)}")
+    return value
+
+
+def _job(text: str) -> dict[str, Any]:
+    job = _object(text, "job", JOB_FIELDS)
     for name, kinds in JOB_FIELDS.items():
         if isinstance(job[name], bool) or not isinstance(job[name], kinds):
             raise InvalidEntry(f"job.{name}: {job[name]!r} is not {kinds[0].__name__}")
@@ -243,12 +249,7 @@ def decode_item(fields: Mapping[bytes, bytes], configs: ConfigCache) -> Item:
 
 
 def _entry(text: str) -> dict[str, Any]:
-    try:
-        entry = json.loads(text)
-    except ValueError as exc:
-        raise InvalidEntry(f"entry: not JSON ({exc})") from exc
-    if not isinstance(entry, dict) or set(entry) != set(RECORD_KEYS):
-        raise InvalidEntry(f"entry: must be an object with exactly {', '.join(RECORD_KEYS)}")
+    entry = _object(text, "entry", RECORD_KEYS)
     if entry["status"] not in STATUSES:
         raise InvalidEntry(f"entry.status: {entry['status']!r} is not one of {STATUSES}")
     checks = {"error": str, "host_calls": int, "seconds": (int, float), "ran": dict, "seams": list}

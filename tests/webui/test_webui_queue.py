@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image, PngImagePlugin
-from queue_support import RedisServer
+from queue_support import redis_server
 
 HOSTS = Path(__file__).parent / "hosts"
 REPO = Path(__file__).resolve().parents[2]
@@ -47,13 +47,12 @@ def queued(webui, tmp_path):
     """The stand-in host with --enhance-queue pointing at a fresh Redis (claim-after 1 s)."""
     from lib_enhance.webui import queue_worker
 
-    redis = RedisServer(tmp_path / "redis").start()
-    opts = webui.shared.cmd_opts
-    opts.enhance_queue, opts.enhance_queue_claim_after = redis.url, 1.0
-    yield redis
-    queue_worker.stop()
-    opts.enhance_queue = None
-    redis.kill()
+    with redis_server(tmp_path) as redis:
+        opts = webui.shared.cmd_opts
+        opts.enhance_queue, opts.enhance_queue_claim_after = redis.url, 1.0
+        yield redis
+        queue_worker.stop()
+        opts.enhance_queue = None
 
 
 def test_a_webui_worker_runs_a_queued_batch_through_the_host(webui, queued, tmp_path):
