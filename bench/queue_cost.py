@@ -63,7 +63,7 @@ def queued(folder: Path, redis: RedisServer, tmp: Path, workers: int, cost: floa
     procs = Processes(redis.url, tmp / f"w{workers}", claim_after=30.0)
     procs.tmp.mkdir()
     try:
-        ids = [f"w{i}" for i in range(workers)]
+        ids = [f"run{workers}-w{i}" for i in range(workers)]  # fresh ids: no old heartbeat
         for worker_id in ids:
             procs.worker(worker_id, cost=cost)
         procs.wait_for(lambda: all(procs.events(w, "ready") for w in ids), 120, "workers")

@@ -268,8 +268,10 @@ def queue_process(argv: Sequence[str] | None = None) -> None:
     """
     import argparse
     import json
+    import os
     import signal
     import sys
+    import time
 
     from .batch.queue import QueueConfig, RedisQueue
     from .spec.config import HostNames
@@ -306,7 +308,7 @@ def queue_process(argv: Sequence[str] | None = None) -> None:
 
     def emit(kind: str, data: Any) -> None:
         if events is not None:
-            events.write(json.dumps({"event": kind, **dict(data)}) + "\n")
+            events.write(json.dumps({"event": kind, "t": time.time(), **dict(data)}) + "\n")
             events.flush()
 
     host = QueueTestHost(args.cost, args.lack, args.fail, args.die,
@@ -317,5 +319,5 @@ def queue_process(argv: Sequence[str] | None = None) -> None:
     worker = QueueWorker(queue, args.rest[0], lambda: host, lambda: names, lambda: registry,
                          idle_grace=args.idle_grace, block_ms=100, on_event=emit)  # fmt: skip
     signal.signal(signal.SIGTERM, lambda *_: worker.stopping.set())
-    emit("ready", {"pid": __import__("os").getpid()})
+    emit("ready", {"pid": os.getpid()})
     worker.serve(poll=0.05)

@@ -104,6 +104,8 @@ class QueuedRun(FolderRun):
         self.queue.ping()
         self.queue.acquire_lease(self.job, self.owner)
         self.leased = True
+        live = sum(self.queue.alive().values())
+        self.window = max(4, 2 * live + 2)
         self._count_totals()
         self.reconcile()
         self._loop()
