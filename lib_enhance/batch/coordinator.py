@@ -20,7 +20,6 @@ first one's lease has lapsed.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -39,6 +38,7 @@ from .run import (
     BatchResult,
     FolderRun,
     ProgressFn,
+    image_id,
     make_job,
     prepare_manifest,
     review_page,
@@ -49,12 +49,6 @@ log = logging.getLogger("enhance")
 
 WorkersFn = Callable[[dict[str, dict[str, Any]], str], None]
 """Called about once a second with the workers' status and a note ("" or what is wrong)."""
-
-
-def image_id(record: Mapping[str, Any]) -> str:
-    """A stable id per input file and content (two copies of one image are two items)."""
-    text = f"{record['sha256']}\0{record['source']}".encode()
-    return hashlib.sha256(text).hexdigest()[:16]
 
 
 class QueuedRun(FolderRun):

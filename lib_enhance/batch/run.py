@@ -17,6 +17,7 @@ far (flagged for review), as in the single-image pipeline.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import re
@@ -221,6 +222,13 @@ def output_text(info: Mapping[str, Any], record: str) -> dict[str, str]:
     return text
 
 
+def image_id(record: Mapping[str, Any]) -> str:
+    """Names an image's work files and queue items: per input file *and* content, so two
+    copies of one image in the folder never share (or delete) each other's intermediates."""
+    text = f"{record['sha256']}\0{record['source']}".encode()
+    return hashlib.sha256(text).hexdigest()[:16]
+
+
 def stage_entry(stage_record: StageRecord) -> dict[str, Any]:
     """The manifest's record of one stage of one image (plain JSON types)."""
     return {
@@ -370,7 +378,7 @@ class FolderRun:
         """Persist one finished stage of one image: its image (a PIL image, or PNG bytes from
         a queue worker) as the work file when it ran, then the manifest."""
         if entry["status"] == "ok" and result is not None:
-            work = f"{WORK_DIR}/{record['sha256'][:16]}.{number}.png"
+            work = f"{WORK_DIR}/{image_id(record)}.{number}.png"
             if isinstance(result, bytes):
                 write_bytes(self.output_dir / work, result)
             else:
@@ -475,7 +483,7 @@ class FolderRun:
 
     def _drop_work(self, record: dict[str, Any], work: str) -> None:
         """Intermediates of a finished image are no longer needed (best effort)."""
-        for path in self.work_dir.glob(f"{record['sha256'][:16]}.*.png"):
+        for path in self.work_dir.glob(f"{image_id(record)}.*.png"):
             with contextlib.suppress(OSError):
                 path.unlink()
 
