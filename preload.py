@@ -18,3 +18,25 @@ def preload(parser: argparse.ArgumentParser) -> None:
         default=False,
         help="Enhance: allow API requests to name files and folders on this server",
     )
+    parser.add_argument(
+        "--enhance-queue",
+        type=str,
+        default=None,
+        metavar="redis://HOST:PORT/DB",
+        help="Enhance: make this server a worker of the folder-batch queue in that Redis "
+        "(also read from ENHANCE_QUEUE); a folder batch started here runs on every worker",
+    )
+    parser.add_argument(
+        "--enhance-queue-claim-after",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="Enhance: a queue worker silent this long loses its unfinished items to the others",
+    )
+    parser.add_argument(
+        "--enhance-queue-worker-id",
+        type=str,
+        default=None,
+        metavar="NAME",
+        help="Enhance: this server's name in the queue (default: host name:port)",
+    )

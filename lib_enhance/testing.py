@@ -215,3 +215,109 @@ class StaticRegistry:
 
     def get(self, name: str) -> Any:
         return self.detectors[name]
+
+
+# ---------------------------------------------------------------------------- queue processes
+
+
+class QueueTestHost(TestHost):
+    """The test host as a queue worker sees it: a fixed cost per img2img call (a sleep, so
+    several workers scale as GPUs would), a checkpoint it may lack, prompts that make it fail
+    (a poison image) or die at once (SIGKILL, as an out-of-memory kill would), and every
+    checkpoint load reported to `on_load`."""
+
+    __test__ = False
+
+    def __init__(self, cost=0.0, lack=(), fail_prompts=(), die_prompts=(), on_load=None, **kw):
+        names = [n for n in TestHost.checkpoint_names if n not in set(lack)]
+        super().__init__(checkpoint_names=tuple(names), **kw)
+        self.cost = cost
+        self.fail_prompts = tuple(fail_prompts)
+        self.die_prompts = tuple(die_prompts)
+        self.on_load = on_load or (lambda checkpoint: None)
+
+    def _load(self, checkpoint: str, vae: str) -> None:
+        super()._load(checkpoint, vae)
+        self.on_load(checkpoint)
+
+    def img2img(self, settings: PassSettings, items: Sequence[Img2ImgItem]) -> list[Image.Image]:
+        import os
+        import signal
+        import time
+
+        prompts = " ".join(i.prompt for i in items)
+        if any(p in prompts for p in self.die_prompts):
+            os.kill(os.getpid(), signal.SIGKILL)
+        time.sleep(self.cost)
+        if any(p in prompts for p in self.fail_prompts):
+            self._record(settings, items)
+            raise HostError(f"poisoned prompt in {settings.label}")
+        return super().img2img(settings, items)
+
+
+def queue_process(argv: Sequence[str] | None = None) -> None:
+    """Run a queue worker or coordinator on the test host in this process, for the tests that
+    kill one (tests/test_queue.py) and for bench/queue_cost.py:
+
+        worker URL ID [--claim-after S] [--cost S] [--lack CKPT] [--fail PROMPT] [--die PROMPT]
+                      [--events FILE] [--idle-grace S]
+        coordinate URL INPUT OUTPUT [--config JSON] [--claim-after S] [--result FILE]
+
+    Events (item started/done, checkpoint loads) are JSON lines in --events, flushed at once so
+    a SIGKILLed worker's last words are kept. SIGTERM stops a worker cleanly.
+    """
+    import argparse
+    import json
+    import os
+    import signal
+    import sys
+    import time
+
+    from .batch.queue import QueueConfig, RedisQueue
+    from .spec.config import HostNames
+
+    parser = argparse.ArgumentParser(prog="queue_process")
+    parser.add_argument("role", choices=("worker", "coordinate"))
+    parser.add_argument("url")
+    parser.add_argument("rest", nargs="*")
+    parser.add_argument("--claim-after", type=float, default=30.0)
+    parser.add_argument("--cost", type=float, default=0.0)
+    parser.add_argument("--lack", action="append", default=[])
+    parser.add_argument("--fail", action="append", default=[])
+    parser.add_argument("--die", action="append", default=[])
+    parser.add_argument("--events", default="")
+    parser.add_argument("--idle-grace", type=float, default=2.0)
+    parser.add_argument("--config", default="")
+    parser.add_argument("--result", default="")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    queue = RedisQueue(QueueConfig(args.url, args.claim_after))
+    if args.role == "coordinate":
+        from .batch.coordinator import run_queued_batch
+
+        src, dst = args.rest
+        result = run_queued_batch(queue, src, dst, json.loads(args.config) if args.config else None)
+        if args.result:
+            summary = {"totals": result.totals, "errors": result.errors, "stopped": result.stopped}
+            with open(args.result, "w", encoding="utf-8") as fh:
+                json.dump(summary, fh)
+        return
+
+    from .batch.worker import QueueWorker
+
+    events = open(args.events, "a", encoding="utf-8") if args.events else None  # noqa: SIM115
+
+    def emit(kind: str, data: Any) -> None:
+        if events is not None:
+            events.write(json.dumps({"event": kind, "t": time.time(), **dict(data)}) + "\n")
+            events.flush()
+
+    host = QueueTestHost(args.cost, args.lack, args.fail, args.die,
+                         on_load=lambda ckpt: emit("load", {"checkpoint": ckpt}))  # fmt: skip
+    registry = StaticRegistry()
+    names = HostNames({"upscaler": host.upscalers(), "checkpoint": host.checkpoints(),
+                       "vae": host.vaes(), "detector": registry.names()})  # fmt: skip
+    worker = QueueWorker(queue, args.rest[0], lambda: host, lambda: names, lambda: registry,
+                         idle_grace=args.idle_grace, block_ms=100, on_event=emit)  # fmt: skip
+    signal.signal(signal.SIGTERM, lambda *_: worker.stopping.set())
+    emit("ready", {"pid": os.getpid()})
+    worker.serve(poll=0.05)

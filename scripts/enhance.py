@@ -11,7 +11,15 @@ from __future__ import annotations
 from modules import script_callbacks, scripts, shared
 
 from lib_enhance.spec import infotext
-from lib_enhance.webui import accordion, api, controller, folder_batch, host_adapter, settings
+from lib_enhance.webui import (
+    accordion,
+    api,
+    controller,
+    folder_batch,
+    host_adapter,
+    queue_worker,
+    settings,
+)
 
 
 class EnhanceScript(scripts.Script):
@@ -90,6 +98,12 @@ def on_app_started(demo, app):
         allow_paths=lambda: bool(getattr(shared.cmd_opts, "enhance_allow_api_paths", False)),
     )
     api.install(app, service, batch=host_adapter.batch_service)
+    queue_worker.start(  # only with --enhance-queue: this server takes the queue's items too
+        host=lambda: host_adapter.WebUIHost(None),
+        names=host_adapter.host_names,
+        detectors=host_adapter.detector_registry,
+        runner=lambda work: host_adapter.run_exclusive(work, job="enhance queue"),
+    )
 
 
 script_callbacks.on_ui_settings(on_ui_settings)

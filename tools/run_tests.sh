@@ -10,7 +10,8 @@
 #   gradio3 A1111's stack (gradio 3.41.2, pydantic 1) -> tests marked `gradio3`
 #   gradio4 Forge's stack (gradio 4.40.0, pydantic 2) -> tests marked `gradio4`
 # Each venv lives under $ENHANCE_VENVS (default .venv/) and is rebuilt only when its
-# requirements file changes. Headless Chromium (review page test) is installed with apt if missing.
+# requirements file changes. Headless Chromium (review page test) and redis-server (the work
+# queue's tests start real ones) are installed with apt if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -43,6 +44,14 @@ ensure_chromium() {
   fi
 }
 
+ensure_command() {  # ensure_command COMMAND DEBIAN-PACKAGE WHY
+  command -v "$1" >/dev/null && return
+  echo "== installing $2 ($3)" >&2
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  ($sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2") >&2
+}
+
 run_pytest() {  # run_pytest NAME PYTHON MARKEXPR [args]
   local name=$1 py=$2 mark=$3
   shift 3
@@ -57,6 +66,7 @@ echo "== ruff"
 "$(dirname "$core")/ruff" format --check . || status=1
 
 ensure_chromium
+ensure_command redis-server redis-server "work queue tests"
 run_pytest core "$core" "not yolo and not gradio3 and not gradio4" "$@"
 
 yolo=$(venv yolo requirements/yolo.txt)

@@ -17,6 +17,7 @@ far (flagged for review), as in the single-image pipeline.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import re
@@ -31,6 +32,7 @@ from PIL import Image, UnidentifiedImageError
 from ..qa import assess
 from ..spec import config as cfgmod
 from ..spec.infotext import INFOTEXT_KEY, to_infotext
+from ..stages.context import StageRecord
 from ..stages.pipeline import ImageJob, Stage, build_stages, enhance, run_stage
 from .manifest import (
     FINISHED,
@@ -40,6 +42,7 @@ from .manifest import (
     file_hash,
     new_record,
     save_png,
+    write_bytes,
 )
 from .report import write_review
 
@@ -91,6 +94,8 @@ class BatchResult:
     host_calls: dict[str, int] = field(default_factory=dict)
     """Host img2img calls per stage name, this run."""
     errors: list[str] = field(default_factory=list)
+    queue_seconds: dict[str, float] = field(default_factory=dict)
+    """A queued run: the coordinator's own time on queue work (`coordinator.QueuedRun`)."""
 
 
 def _clock(seconds: float) -> str:
@@ -217,6 +222,25 @@ def output_text(info: Mapping[str, Any], record: str) -> dict[str, str]:
     return text
 
 
+def image_id(record: Mapping[str, Any]) -> str:
+    """Names an image's work files and queue items: per input file *and* content, so two
+    copies of one image in the folder never share (or delete) each other's intermediates."""
+    text = f"{record['sha256']}\0{record['source']}".encode()
+    return hashlib.sha256(text).hexdigest()[:16]
+
+
+def stage_entry(stage_record: StageRecord) -> dict[str, Any]:
+    """The manifest's record of one stage of one image (plain JSON types)."""
+    return {
+        "status": stage_record.status,
+        "error": stage_record.error,
+        "host_calls": stage_record.host_calls,
+        "seconds": round(stage_record.seconds, 3),
+        "ran": stage_record.ran,
+        "seams": [list(b) for b in stage_record.seams],
+    }
+
+
 def _open(path: Path) -> Image.Image:
     with Image.open(path) as img:
         img.load()
@@ -235,7 +259,7 @@ def _loads(host: Any) -> int | None:
     return None
 
 
-class _Run:
+class FolderRun:
     """One run over a manifest: scan, stages, finalisation. Kept as an object so each step is
     a short method sharing the manifest, the clock and the progress bookkeeping."""
 
@@ -341,22 +365,29 @@ class _Run:
         if stage_record.status == "interrupted":
             self.stopped = True
             return
-        entry = {
-            "status": stage_record.status,
-            "error": stage_record.error,
-            "host_calls": stage_record.host_calls,
-            "seconds": round(stage_record.seconds, 3),
-            "ran": stage_record.ran,
-            "seams": [list(b) for b in stage_record.seams],
-        }
-        if stage_record.status == "ok":
-            work = f"{WORK_DIR}/{record['sha256'][:16]}.{number}.png"
-            save_png(result, self.output_dir / work, compress_level=1)
+        self.store(record, stage.name, number, stage_entry(stage_record), result)
+
+    def store(
+        self,
+        record: dict[str, Any],
+        stage: str,
+        number: int,
+        entry: dict[str, Any],
+        result: Image.Image | bytes | None,
+    ) -> None:
+        """Persist one finished stage of one image: its image (a PIL image, or PNG bytes from
+        a queue worker) as the work file when it ran, then the manifest."""
+        if entry["status"] == "ok" and result is not None:
+            work = f"{WORK_DIR}/{image_id(record)}.{number}.png"
+            if isinstance(result, bytes):
+                write_bytes(self.output_dir / work, result)
+            else:
+                save_png(result, self.output_dir / work, compress_level=1)
             record["work"] = work
-        elif stage_record.status == "failed":
-            self.errors.append(f"{record['source']}: {stage.name}: {stage_record.error}")
+        elif entry["status"] == "failed":
+            self.errors.append(f"{record['source']}: {stage}: {entry['error']}")
         record["status"] = "running"
-        record["stages"][stage.name] = entry
+        record["stages"][stage] = entry
         self.manifest.save()
         self.units_done += 1
 
@@ -389,7 +420,8 @@ class _Run:
             eta,
         )
         log.info(info.text)
-        self.host.progress(info.text, self.units_done, max(1, self.units_total))
+        if self.host is not None:
+            self.host.progress(info.text, self.units_done, max(1, self.units_total))
         if self.report:
             self.report(info)
 
@@ -451,7 +483,7 @@ class _Run:
 
     def _drop_work(self, record: dict[str, Any], work: str) -> None:
         """Intermediates of a finished image are no longer needed (best effort)."""
-        for path in self.work_dir.glob(f"{record['sha256'][:16]}.*.png"):
+        for path in self.work_dir.glob(f"{image_id(record)}.*.png"):
             with contextlib.suppress(OSError):
                 path.unlink()
 
@@ -459,7 +491,7 @@ class _Run:
 # --------------------------------------------------------------------------- entry points
 
 
-def _prepare(
+def prepare_manifest(
     input_dir: str | Path, output_dir: str | Path, config: Mapping[str, Any] | None
 ) -> Manifest:
     """Check folders; load the output's manifest or start one (settings must match)."""
@@ -505,8 +537,8 @@ def run_batch(
     for bad folders, WriteError when the output cannot be written (disk full, permissions) —
     with the manifest left at its last consistent state, so Resume continues from there.
     """
-    manifest = _prepare(input_dir, output_dir, config)
-    run = _Run(host, manifest, Path(manifest.data["input"]), detectors, progress, should_stop)
+    manifest = prepare_manifest(input_dir, output_dir, config)
+    run = FolderRun(host, manifest, Path(manifest.data["input"]), detectors, progress, should_stop)
     record = manifest.begin_run()
     loads_before = _loads(host)
     try:
@@ -525,7 +557,7 @@ def run_batch(
         record["stopped"] = run.stopped
         with contextlib.suppress(OSError):
             manifest.save()
-    page = _review(manifest, run.input_dir) if review else None
+    page = review_page(manifest, run.input_dir) if review else None
     return BatchResult(
         dst_of(manifest),
         manifest.path,
@@ -542,7 +574,7 @@ def dst_of(manifest: Manifest) -> Path:
     return manifest.output_dir
 
 
-def _review(manifest: Manifest, input_dir: Path) -> Path | None:
+def review_page(manifest: Manifest, input_dir: Path) -> Path | None:
     try:
         return write_review(manifest, input_dir)
     except OSError as exc:

@@ -1,7 +1,9 @@
 """The folder batch as a background service: one job at a time, with a status per job id.
 
 `BatchService` runs one batch at a time in a worker thread (there is one GPU) and keeps a status
-per job id that the UI polls and `GET /enhance/v1/batch/{id}` returns. The WebUI glue wires it:
+per job id that the UI polls and `GET /enhance/v1/batch/{id}` returns. Given a work queue (the
+server runs with ``--enhance-queue``), a batch is coordinated from here and run by every worker
+of the queue (`coordinator`), unless the caller asks for a local run. The WebUI glue wires it:
 `webui.batch_routes.register_batch_routes` in ``on_app_started``, and the accordion's
 "Run batch" / "Resume" / "Process one first" buttons call `start` / `run_one`.
 """
@@ -17,6 +19,7 @@ from typing import Any
 
 from ..spec import config as cfgmod
 from .manifest import WriteError
+from .queue import QueueBusy, QueueUnavailable
 from .run import (
     BatchError,
     BatchProgress,
@@ -26,6 +29,8 @@ from .run import (
     process_one,
     run_batch,
 )
+
+_FAILURES = (BatchError, WriteError, cfgmod.ConfigError, OSError)
 
 
 class BatchBusyError(RuntimeError):
@@ -51,6 +56,11 @@ class JobStatus:
     error: str = ""
     started: float = 0.0
     finished: float = 0.0
+    workers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Queued batches: worker id → done, failed, alive, current. Empty for a local run."""
+    queue: str = ""
+    """Queued batches: the queue (URL without its password) and what is wrong with it, if
+    anything."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -73,17 +83,24 @@ class BatchService:
         detectors: Callable[[], Any] | None = None,
         names: Callable[[], cfgmod.HostNames | None] | None = None,
         runner: Runner = _direct,
+        queue: Callable[[], Any] | None = None,
     ):
         """`host`, `detectors` and `names` are factories, called when a job starts (the
-        WebUI's model lists change while it runs)."""
+        WebUI's model lists change while it runs). `queue` gives the server's work queue
+        (`queue.RedisQueue`); None runs every batch here."""
         self._host = host
         self._detectors = detectors or (lambda: None)
         self._names = names or (lambda: None)
         self._runner = runner
+        self._queue = queue
         self._jobs: dict[str, JobStatus] = {}
         self._stops: dict[str, threading.Event] = {}
         self._threads: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
+
+    def has_queue(self) -> bool:
+        """Batches started here run on the queue's workers (unless asked to run locally)."""
+        return self._queue is not None and self._queue() is not None
 
     def validate(self, config: Mapping[str, Any] | None) -> dict[str, Any] | None:
         """Full config (raises ConfigError naming each bad field); None stays None (resume)."""
@@ -95,14 +112,19 @@ class BatchService:
         output_dir: str,
         config: Mapping[str, Any] | None,
         resume: bool = False,
+        local: bool = False,
     ) -> str:
         """Start (or resume, with config=None) a batch; returns its job id at once.
 
-        Settings and folders are checked here, so a caller hears about a bad request at once
-        (ConfigError / BatchError) rather than from a job that failed in the background.
+        Settings, folders and the queue are checked here, so a caller hears about a bad request
+        at once (ConfigError / BatchError / QueueUnavailable) rather than from a job that failed
+        in the background. `local` runs it on this server only, also when a queue is set.
         """
         cfg = self.validate(config)
         check_folders(input_dir, output_dir)
+        queue = None if local or self._queue is None else self._queue()
+        if queue is not None:
+            queue.ping()
         with self._lock:
             if any(j.state in ("queued", "running") for j in self._jobs.values()):
                 raise BatchBusyError("a batch is already running; wait for it or stop it")
@@ -112,36 +134,49 @@ class BatchService:
                 output_dir=str(output_dir),
                 resume=resume,
                 started=time.time(),
+                queue=queue.config.shown if queue is not None else "",
             )
             self._jobs[job.id] = job
             self._stops[job.id] = threading.Event()
         thread = threading.Thread(
-            target=self._work, args=(job, cfg), daemon=True, name=f"enhance-batch-{job.id}"
+            target=self._work, args=(job, cfg, queue), daemon=True, name=f"enhance-batch-{job.id}"
         )
         self._threads[job.id] = thread
         thread.start()
         return job.id
 
-    def _work(self, job: JobStatus, cfg: dict[str, Any] | None) -> None:
+    def _work(self, job: JobStatus, cfg: dict[str, Any] | None, queue: Any = None) -> None:
         job.state = "running"
         stop = self._stops[job.id]
 
         def progress(p: BatchProgress) -> None:
             job.progress = {**asdict(p), "text": p.text}
 
+        def workers(status: dict[str, dict[str, Any]], note: str) -> None:
+            job.workers = status
+            job.queue = f"{queue.config.shown}: {note}" if note else queue.config.shown
+
         try:
-            result: BatchResult = self._runner(
-                lambda: run_batch(
-                    self._host(),
-                    job.input_dir,
-                    job.output_dir,
-                    cfg,
-                    detectors=self._detectors(),
-                    progress=progress,
-                    should_stop=stop.is_set,
+            if queue is not None:  # the GPU work happens in the workers: no lock needed here
+                from .coordinator import run_queued_batch
+
+                result: BatchResult = run_queued_batch(
+                    queue, job.input_dir, job.output_dir, cfg, progress=progress,
+                    should_stop=stop.is_set, on_workers=workers,
+                )  # fmt: skip
+            else:
+                result = self._runner(
+                    lambda: run_batch(
+                        self._host(),
+                        job.input_dir,
+                        job.output_dir,
+                        cfg,
+                        detectors=self._detectors(),
+                        progress=progress,
+                        should_stop=stop.is_set,
+                    )
                 )
-            )
-        except (BatchError, WriteError, cfgmod.ConfigError, OSError) as exc:
+        except (*_FAILURES, QueueBusy, QueueUnavailable) as exc:
             job.state, job.error = "failed", str(exc)
         except Exception as exc:  # a worker thread must report, not vanish
             job.state, job.error = "failed", f"{type(exc).__name__}: {exc}"

@@ -211,10 +211,13 @@ def _folder_batch_section(gr: Any, elem_id: Callable[[str], str], state: Any, ac
         gallery = gr.Gallery(label="Before / after", elem_id=elem_id("batch_gallery"))
         text = gr.Textbox(label="Batch status", interactive=False, elem_id=elem_id("batch_text"))
         job = gr.State(value="")  # this browser session's batch job id
+        local = gr.Checkbox(  # --enhance-queue servers only: bypass the queue
+            label=actions.LOCAL_LABEL, visible=actions.queued(), elem_id=elem_id("batch_local")
+        )
     outputs = [gallery, text]
     one.click(actions.process_one, [src, dst, state], outputs)
-    run.click(actions.run, [src, dst, state, job], [*outputs, job])
-    resume.click(actions.resume, [src, dst, job], [*outputs, job])
+    run.click(actions.run, [src, dst, state, job, local], [*outputs, job])
+    resume.click(actions.resume, [src, dst, job, local], [*outputs, job])
     status.click(actions.status, [job], outputs)
 
 

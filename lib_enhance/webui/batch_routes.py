@@ -2,6 +2,8 @@
 
 Folder paths over the API are a way to read and write the server's disk, so they are refused
 (HTTP 403, saying how to allow them) unless the server runs with ``--enhance-allow-api-paths``.
+On a server with ``--enhance-queue``, a batch runs on every worker of the queue; ``"local": true``
+runs it here only, and an unreachable queue is an HTTP 503 that says so.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..batch.queue import QueueUnavailable
 from ..batch.service import BatchBusyError, BatchService
 from ..spec import config as cfgmod
 
@@ -19,11 +22,12 @@ PATHS_REFUSED = (
 )
 
 
-REQUEST_KEYS = ("input_dir", "output_dir", "config", "resume")
+REQUEST_KEYS = ("input_dir", "output_dir", "config", "resume", "local")
+LOCAL_HINT = 'send "local": true to run this batch on this server only'
 
 
-def _request(payload: Any) -> tuple[str, str, Any, bool]:
-    """(input_dir, output_dir, config, resume) from a POST body, or ValueError saying why."""
+def _request(payload: Any) -> tuple[str, str, Any, bool, bool]:
+    """(input_dir, output_dir, config, resume, local) from a POST body, or ValueError."""
     if not isinstance(payload, Mapping):
         raise ValueError("the body must be a JSON object with keys " + ", ".join(REQUEST_KEYS))
     unknown = sorted(set(payload) - set(REQUEST_KEYS))
@@ -32,13 +36,13 @@ def _request(payload: Any) -> tuple[str, str, Any, bool]:
     src, dst = payload.get("input_dir"), payload.get("output_dir")
     if not isinstance(src, str) or not src or not isinstance(dst, str) or not dst:
         raise ValueError("input_dir and output_dir must be non-empty strings (server paths)")
-    resume = payload.get("resume", False)
-    if not isinstance(resume, bool):
-        raise ValueError("resume must be true or false")
+    resume, local = payload.get("resume", False), payload.get("local", False)
+    if not isinstance(resume, bool) or not isinstance(local, bool):
+        raise ValueError("resume and local must be true or false")
     config = payload.get("config")
     if config is None and not resume:
         config = {}
-    return src, dst, config, resume
+    return src, dst, config, resume, local
 
 
 def register_batch_routes(
@@ -61,10 +65,12 @@ def register_batch_routes(
         if not allowed():
             return JSONResponse({"error": PATHS_REFUSED}, status_code=403)
         try:
-            src, dst, config, resume = _request(payload)
-            job_id = service.start(src, dst, config, resume)
+            src, dst, config, resume, local = _request(payload)
+            job_id = service.start(src, dst, config, resume, local=local)
         except cfgmod.ConfigError as exc:
             return JSONResponse(exc.as_dict(), status_code=422)
+        except QueueUnavailable as exc:
+            return JSONResponse({"error": str(exc), "hint": LOCAL_HINT}, status_code=503)
         except BatchBusyError as exc:
             return JSONResponse({"error": str(exc)}, status_code=409)
         except ValueError as exc:

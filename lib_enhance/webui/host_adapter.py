@@ -516,11 +516,17 @@ def models() -> dict[str, list[str]]:
 
 
 def run_exclusive(work: Callable[[], Any], job: str = "enhance") -> Any:
-    """Run GPU work outside a generation as the host runs its own: under the queue lock (one
-    job at a time), with the progress state begun and ended, params.txt left as it was."""
-    from modules import call_queue
+    """Run GPU work outside a generation as the host runs its own: announced in the host's task
+    queue while it waits (so a queue worker holding the lock gives it back), under the queue
+    lock (one job at a time), with the progress state begun and ended, params.txt kept."""
+    import uuid
 
+    from modules import call_queue, progress
+
+    task = f"task({job.replace(' ', '-')}-{uuid.uuid4().hex[:8]})"
+    getattr(progress, "add_task_to_queue", lambda task: None)(task)
     with call_queue.queue_lock:
+        getattr(progress, "start_task", lambda task: None)(task)
         state = _state()
         state.begin(job=job)
         try:
@@ -528,6 +534,7 @@ def run_exclusive(work: Callable[[], Any], job: str = "enhance") -> Any:
                 return work()
         finally:
             state.end()
+            getattr(progress, "finish_task", lambda task: None)(task)
 
 
 def enhance_image(image: Image.Image, config: dict[str, Any], **job: Any) -> Any:
@@ -550,12 +557,14 @@ def batch_service() -> Any:
     global _BATCH
     if _BATCH is None:
         from ..batch.service import BatchService
+        from .queue_worker import shared_queue
 
         _BATCH = BatchService(
             host=lambda: WebUIHost(None),
             detectors=detector_registry,
             names=host_names,
             runner=lambda work: run_exclusive(work, job="enhance batch"),
+            queue=shared_queue,
         )
     return _BATCH
 

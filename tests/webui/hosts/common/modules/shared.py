@@ -15,6 +15,9 @@ cmd_opts = argparse.Namespace(
     freeze_settings=False,
     enhance_models_dir=None,
     enhance_allow_api_paths=False,
+    enhance_queue=None,
+    enhance_queue_claim_after=30.0,
+    enhance_queue_worker_id=None,
     skip_install=False,
 )
 opts = options.Options({}, set())
