@@ -29,14 +29,19 @@ from .drift import drift_score
 from .halo import halo_score
 from .seam import seam_score
 
-__all__ = ["DEFAULT_THRESHOLDS", "Box", "assess", "verdict"]
+__all__ = ["DEFAULT_THRESHOLDS", "SENSITIVITY", "Box", "assess", "limits", "verdict"]
 
 DEFAULT_THRESHOLDS: dict[str, float] = {
-    "seam_threshold": 1.0,
-    "halo_threshold": 0.3,
-    "drift_threshold": 0.15,
+    "seam_threshold": 0.75,
+    "halo_threshold": 1.05,
+    "drift_threshold": 0.095,
 }
-"""Fallbacks when a caller passes no thresholds; keep equal to the QA Section defaults."""
+"""Fallbacks when a caller passes no thresholds; keep equal to the QA Section defaults. Chosen
+on the calibration set (bench/qa_calibration.py prints the curves they come from)."""
+
+SENSITIVITY: dict[str, float] = {"relaxed": 1.5, "normal": 1.0, "strict": 0.7}
+"""Factor on every threshold per sensitivity setting: the thresholds move together. relaxed =
+only clear faults; strict = faint ones too, at the cost of more false alarms (see the bench)."""
 
 _WHAT = {
     "seam": "visible step along a tile boundary or region edge",
@@ -45,14 +50,30 @@ _WHAT = {
 }
 
 
+def limits(qa: Mapping[str, Any]) -> dict[str, float]:
+    """The thresholds in force for a QA config (cfg["qa"]): each `*_threshold` × the factor of
+    its `sensitivity` (missing keys take the defaults)."""
+    level = str(qa.get("sensitivity", "normal"))
+    if level not in SENSITIVITY:
+        allowed = ", ".join(repr(k) for k in SENSITIVITY)
+        raise ValueError(f"qa.sensitivity: got {level!r}; allowed: one of {allowed}")
+    factor = SENSITIVITY[level]
+    return {
+        key: float(qa.get(key, default)) * factor for key, default in DEFAULT_THRESHOLDS.items()
+    }
+
+
 def verdict(scores: Mapping[str, float], thresholds: Mapping[str, Any]) -> tuple[str, list[str]]:
-    """("ok" | "review", reasons) for scores against `thresholds` (cfg["qa"] keys)."""
+    """("ok" | "review", reasons) for scores against a QA config (cfg["qa"] keys: thresholds
+    and sensitivity). Each reason says by how much its threshold was passed."""
     reasons = []
-    for key, what in _WHAT.items():
-        limit = float(thresholds.get(f"{key}_threshold", DEFAULT_THRESHOLDS[f"{key}_threshold"]))
-        value = float(scores[key])
+    level = str(thresholds.get("sensitivity", "normal"))
+    for key, limit in limits(thresholds).items():
+        name = key.removesuffix("_threshold")
+        value = float(scores[name])
         if value > limit:
-            reasons.append(f"{key} {value:.3g} > {limit:.3g}: {what}")
+            over = f"{100 * (value / limit - 1):.0f} % over" if limit > 0 else "above 0"
+            reasons.append(f"{name} {value:.3g} > {limit:.3g} ({over}, {level}): {_WHAT[name]}")
     return ("review" if reasons else "ok"), reasons
 
 
@@ -77,8 +98,10 @@ def assess(
         "drift": round(drift, 4),
         "detail_gain": round(detail_gain(pair.after_l, pair.up_l), 4),
     }
+    qa = thresholds or DEFAULT_THRESHOLDS
     result: dict[str, Any] = dict(scores)
-    result["verdict"], result["reasons"] = verdict(scores, thresholds or DEFAULT_THRESHOLDS)
+    result["verdict"], result["reasons"] = verdict(scores, qa)
+    result["limits"] = {k: round(v, 4) for k, v in limits(qa).items()}
     at = {"seam": seam_at, "halo": halo_at, "drift": drift_at}
     result["where"] = {
         key: list(at[key])

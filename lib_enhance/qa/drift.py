@@ -1,12 +1,15 @@
-"""Drift score: composition change between the input and the output scaled back to its size.
+"""Drift score: what changed between the input and the output, beyond a global grade.
 
 Meaning of the number (0..1): at a small working size (longest side `WORK` px, where added fine
-detail has vanished and only composition and colour remain), each pixel gets
-max(structural change, colour change) — structural = (1 − SSIM of luminance) / 2, colour = local
-mean ΔE (CIELAB) / `DELTA_E_FULL` — and the score is the mean of that over the worst window of
-1/`WINDOW_DIV` of the image side. So 0.2 means: somewhere, a region about a sixth of the image
-wide changed by 20 % of "entirely different". Moving or replacing an object scores high even
-when the rest of the image is untouched; a global colour cast scores by its ΔE.
+detail has vanished and only composition and colour remain), the global grade from input to
+output is fitted and removed (see `grade`: a tone curve and a colour balance applied to the
+whole image is a look, not a fault). Each pixel then gets max(structural change, colour change)
+— structural = (1 − SSIM of lightness) / 2, colour = local mean ΔE (CIELAB) / `DELTA_E_FULL` —
+and the local score is the mean of that over the worst window of 1/`WINDOW_DIV` of the image
+side. So 0.1 means: somewhere, a region about an eighth of the image wide changed by 10 % of
+"entirely different" (≈ a ΔE 4 tint of that region, or an object moved by about 1 % of the image
+side). The grade itself counts too, much more leniently: its mean ΔE / `GLOBAL_DELTA_E_FULL`,
+so a washed-out or strongly recoloured image is still flagged while a mild grade is not.
 """
 
 from __future__ import annotations
@@ -15,21 +18,25 @@ import cv2
 import numpy as np
 
 from ._common import Box, resize
+from .grade import fit_grade
 
-WORK = 160
+WORK = 192
 """Longest side of the working size."""
-WINDOW_DIV = 6
+WINDOW_DIV = 8
 """The pooling window is 1/WINDOW_DIV of the working longest side."""
 DELTA_E_FULL = 40.0
-"""ΔE that counts as a colour change of 1.0."""
+"""ΔE that counts as a local colour change of 1.0."""
+GLOBAL_DELTA_E_FULL = 100.0
+"""Mean ΔE of the global grade that counts as 1.0 (a grade of ΔE 15 scores 0.15)."""
 SSIM_SIGMA = 1.5
 COLOUR_SIGMA = 2.0
-_C1 = (0.01 * 255) ** 2
-_C2 = (0.03 * 255) ** 2
+_C1 = 1.0**2
+_C2 = 3.0**2
+"""SSIM constants for lightness 0..100 (Wang et al.'s 0.01 and 0.03 of the range)."""
 
 
 def _ssim_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per-pixel SSIM with Gaussian windows (Wang et al. 2004 constants)."""
+    """Per-pixel SSIM with Gaussian windows (Wang et al. 2004)."""
 
     def blur(x: np.ndarray) -> np.ndarray:
         return cv2.GaussianBlur(x, (0, 0), SSIM_SIGMA)
@@ -52,17 +59,20 @@ def drift_score(before: np.ndarray, after: np.ndarray) -> tuple[float, Box | Non
     h, w = before.shape[:2]
     f = min(1.0, WORK / max(h, w))
     ww, wh = max(8, round(w * f)), max(8, round(h * f))
-    b = resize(before, ww, wh)
-    a = resize(after, ww, wh)
-    bl = cv2.cvtColor(b, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    al = cv2.cvtColor(a, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    structural = (1.0 - _ssim_map(bl, al)) / 2.0
-    diff = cv2.GaussianBlur(_lab(b) - _lab(a), (0, 0), COLOUR_SIGMA)
+    b = _lab(resize(before, ww, wh))
+    a = _lab(resize(after, ww, wh))
+    graded = fit_grade(b, a)
+    structural = (1.0 - _ssim_map(graded[:, :, 0], a[:, :, 0])) / 2.0
+    diff = cv2.GaussianBlur(graded - a, (0, 0), COLOUR_SIGMA)
     colour = np.sqrt((diff * diff).sum(axis=2)) / DELTA_E_FULL
     change = np.clip(np.maximum(structural, colour), 0.0, 1.0)
     win = max(3, round(max(ww, wh) / WINDOW_DIV))
     pooled = cv2.boxFilter(change, -1, (win, win), borderType=cv2.BORDER_REFLECT)
     r, c = np.unravel_index(int(np.argmax(pooled)), pooled.shape)
+    moved = graded - b
+    global_part = float(np.sqrt((moved * moved).sum(axis=2)).mean()) / GLOBAL_DELTA_E_FULL
+    if global_part > pooled[r, c]:
+        return global_part, (0, 0, after.shape[1], after.shape[0])
     sx, sy = after.shape[1] / ww, after.shape[0] / wh
     half = win / 2
     where = (

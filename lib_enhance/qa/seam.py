@@ -23,9 +23,9 @@ import numpy as np
 
 from ._common import Box
 
-K = 3
+K = 4
 """Pixels averaged on each side of a candidate line."""
-SEGMENT = 96
+SEGMENT = 64
 """Length of the line segments a step must be consistent over (half-overlapping)."""
 BAND = 8
 """Activity (texture masking) is measured 2..BAND px beside the line."""
@@ -34,7 +34,7 @@ TAU = 1.0
 MASKING = 0.25
 """Weight of the neighbouring gradient (grey levels per pixel) in the denominator."""
 SLACK = 2
-NEIGHBOUR = 2.0
+NEIGHBOUR = 3.0
 """Weight of the RMS step of parallel lines NEAR..FAR px away (the image's own steps)."""
 UP_WEIGHT = 1.0
 """Weight of the step the plain upscale already has at the line (real edges)."""
