@@ -22,6 +22,7 @@ at each sensitivity, it prints:
 
     python bench/qa_calibration.py            # everything (a few minutes on 2 cores)
     python bench/qa_calibration.py --quick    # calibration photos, "normal" only
+    .venv/yolo/bin/python bench/qa_calibration.py --only held_out   # + bus.jpg and zidane.jpg
 
 The ultralytics photos (bus.jpg, zidane.jpg) join the held-out set when run with a Python that
 has ultralytics installed (the yolo venv); the core venv runs without them.
@@ -159,11 +160,16 @@ def assess_ms_2048() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--only", choices=("calibration", "held_out"), help="one set of photos (no box-less scan)"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     sets = {"calibration": cal.CALIBRATION_SOURCES}
     if not args.quick:
         sets["held_out"] = cal.HOLDOUT_SOURCES
+    if args.only:
+        sets = {args.only: sets.get(args.only, cal.HOLDOUT_SOURCES)}
     levels = ("normal",) if args.quick else tuple(SENSITIVITY)
     report: dict[str, Any] = {
         "thresholds_normal": limits(qa_config("normal")),
@@ -179,7 +185,7 @@ def main() -> None:
         }
         if name == "calibration":
             report[name]["threshold_rule"] = rule(scored)
-    if not args.quick:
+    if not (args.quick or args.only):
         report["without_tile_boxes"] = without_boxes(cal.CALIBRATION_SOURCES)
     report["assess_ms_2048"] = assess_ms_2048()
     report["seconds"] = round(time.perf_counter() - started, 1)

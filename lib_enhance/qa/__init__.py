@@ -4,15 +4,21 @@
 
 - ``seam``: hard brightness steps along tile boundaries / region edges that the input does not
   explain, normalised by how busy the image is there (≈ grey levels in flat areas; see `seam`);
-- ``halo``: overshoot rings beside strong edges, % of the edges' contrast, measured with the
-  output scaled back to the input's size (see `halo`);
-- ``drift``: composition and colour change at low resolution, 0..1 (see `drift`);
+- ``halo``: rings beside strong edges beyond what an ESRGAN-like sharpening gives, % of the
+  edges' contrast in the worst quarter of the image, measured with the output scaled back to the
+  input's size (see `halo`);
+- ``drift``: local composition and colour change at low resolution, 0..1, after the global
+  colour/contrast grade is removed (a grade of the whole image is a look, not a fault; see
+  `drift` and `grade`);
 - ``detail_gain``: fine-scale energy added over a plain upscale, 0 = none (see `detail`);
-- ``verdict``: "review" when any of seam/halo/drift is above its threshold, else "ok";
-- ``reasons``: one human line per exceeded threshold;
+- ``verdict``: "review" when any of seam/halo/drift is above its limit, else "ok";
+- ``reasons``: one human line per exceeded limit, saying by how much it was passed;
+- ``limits``: the thresholds in force: cfg["qa"]'s thresholds × its sensitivity's factor;
 - ``where``: for each exceeded score, the box (output pixels) where it is worst, so the review
   page can zoom there.
 
+The thresholds were chosen on realistic good enhancements and faults at the edge of visibility
+made from packaged photos (`calibration`; bench/qa_calibration.py prints the rates and curves).
 Pure numpy/OpenCV, no models: a 2048² pair takes a few hundred milliseconds on one CPU core.
 """
 
@@ -90,8 +96,8 @@ def assess(
     """
     pair = make_pair(before, after)
     seam, seam_at = seam_score(pair.after_f, pair.up_f, pair.after_l, seams)
-    halo, halo_at = halo_score(pair.before, pair.after)
-    drift, drift_at = drift_score(pair.before, pair.after)
+    halo, halo_at = halo_score(pair.before, pair.after, pair.after_back)
+    drift, drift_at = drift_score(pair.before, pair.after, pair.after_back)
     scores = {
         "seam": round(seam, 4),
         "halo": round(halo, 4),

@@ -54,13 +54,16 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
 
 
-def drift_score(before: np.ndarray, after: np.ndarray) -> tuple[float, Box | None]:
-    """(score, where in output pixels) — see the module docstring. Inputs are uint8 RGB."""
+def drift_score(
+    before: np.ndarray, after: np.ndarray, after_back: np.ndarray | None = None
+) -> tuple[float, Box | None]:
+    """(score, where in output pixels) — see the module docstring. Inputs are uint8 RGB;
+    `after_back` is `after` already scaled to `before`'s size, if the caller has it."""
     h, w = before.shape[:2]
     f = min(1.0, WORK / max(h, w))
     ww, wh = max(8, round(w * f)), max(8, round(h * f))
     b = _lab(resize(before, ww, wh))
-    a = _lab(resize(after, ww, wh))
+    a = _lab(resize(after if after_back is None else after_back, ww, wh))
     graded = fit_grade(b, a)
     structural = (1.0 - _ssim_map(graded[:, :, 0], a[:, :, 0])) / 2.0
     diff = cv2.GaussianBlur(graded - a, (0, 0), COLOUR_SIGMA)

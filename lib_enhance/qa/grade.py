@@ -32,7 +32,7 @@ def _features(x: np.ndarray) -> np.ndarray:
     return np.concatenate([np.ones_like(t), t, *hinges, chroma, chroma * t], axis=1)
 
 
-FIT_PIXELS = 16384
+FIT_PIXELS = 8192
 """The fit uses about this many pixels (a regular subsample): a grade is smooth, and the fit
 then costs the same at 2048² as at 256²."""
 
@@ -61,17 +61,29 @@ def fit_grade(before: np.ndarray, after: np.ndarray) -> np.ndarray:
 
 
 def _apply(before: np.ndarray, coef: np.ndarray) -> np.ndarray:
-    """feats(before) @ coef, one feature at a time (no full-size feature matrix in memory)."""
-    x = before.astype(np.float32)
+    """feats(before) @ coef without a full-size feature matrix: the tone curve (constant, line
+    and bends) through a lookup table, then the chroma terms (c × (a + b·t)) one by one."""
+    x = before.astype(np.float32, copy=False)
     t = x[:, :, 0] * np.float32(0.01)
-    chroma = [x[:, :, i] * np.float32(0.01) for i in range(1, x.shape[2])]
-    terms = [t, *(np.maximum(t - np.float32(k), 0) for k in KNOTS), *chroma]
-    terms += [c * t for c in chroma]
+    # the curve is piecewise linear with knots on this grid's points, so interpolating it
+    # linearly between grid points is exact
+    grid = np.linspace(-1.0, 2.0, 601, dtype=np.float32)
+    pos = np.clip((t + np.float32(1.0)) * np.float32(200.0), 0, 599.999)
+    cell = pos.astype(np.int32)
+    frac = pos - cell
+    n_tone = 2 + len(KNOTS)
+    tone_feats = np.stack(
+        [np.ones_like(grid), grid, *(np.maximum(grid - k, 0) for k in KNOTS)], axis=1
+    )
     out = np.empty((*x.shape[:2], coef.shape[1]), np.float32)
+    n_chroma = x.shape[2] - 1
     for j in range(coef.shape[1]):
-        acc = np.full(x.shape[:2], coef[0, j], np.float32)
-        for i, term in enumerate(terms, start=1):
-            acc += coef[i, j] * term
+        lut = (tone_feats @ coef[:n_tone, j]).astype(np.float32)
+        acc = lut[cell] + frac * (lut[cell + 1] - lut[cell])
+        for i in range(n_chroma):
+            a, b = coef[n_tone + i, j], coef[n_tone + n_chroma + i, j]
+            if a or b:
+                acc += x[:, :, 1 + i] * np.float32(0.01) * (a + b * t)
         out[:, :, j] = acc
     return out
 

@@ -43,10 +43,13 @@ MIN_SHARE = 0.25
 a window with two edge pixels would give a noisy ratio."""
 
 
-def halo_score(before: np.ndarray, after: np.ndarray) -> tuple[float, Box | None]:
-    """(score, where in output pixels) for uint8 RGB images — see the module docstring."""
+def halo_score(
+    before: np.ndarray, after: np.ndarray, after_back: np.ndarray | None = None
+) -> tuple[float, Box | None]:
+    """(score, where in output pixels) for uint8 RGB images — see the module docstring.
+    `after_back` is `after` already scaled to `before`'s size, if the caller has it."""
     h, w = before.shape[:2]
-    back = luma(resize(after, w, h))
+    back = luma(resize(after, w, h) if after_back is None else after_back)
     ref = fit_grade(_tone_and_chroma(before), back[:, :, None])[:, :, 0]
     kernel = np.ones((3, 3), np.uint8)
     lmax, lmin = cv2.dilate(ref, kernel), cv2.erode(ref, kernel)
@@ -65,12 +68,16 @@ def halo_score(before: np.ndarray, after: np.ndarray) -> tuple[float, Box | None
     return _worst_window(over, contrast, after.shape[1] / w)
 
 
+_TONE_AND_CHROMA = np.array(
+    [[0.299, 0.587, 0.114], [1.0, -1.0, 0.0], [-0.5, -0.5, 1.0]], np.float32
+) * np.float32(100 / 255)
+
+
 def _tone_and_chroma(rgb: np.ndarray) -> np.ndarray:
-    """Luminance and two opponent chroma channels, 0..100-ish: what the grade fit needs to
-    explain a saturation change, which moves the luminance of saturated colours."""
-    f = rgb.astype(np.float32) * (100 / 255)
-    r, g, b = f[:, :, 0], f[:, :, 1], f[:, :, 2]
-    return np.dstack([0.299 * r + 0.587 * g + 0.114 * b, r - g, b - 0.5 * (r + g)])
+    """Luminance and two opponent chroma channels (R − G, B − (R + G)/2), 0..100-ish: what the
+    grade fit needs to explain a saturation change, which moves the luminance of saturated
+    colours. One OpenCV pass."""
+    return cv2.transform(rgb.astype(np.float32), _TONE_AND_CHROMA)
 
 
 def _worst_window(over: np.ndarray, contrast: np.ndarray, scale: float) -> tuple[float, Box]:

@@ -91,8 +91,9 @@ def line_scores(
     n = min(across - K, across - BAND - 1) - first + 1
     if n <= 0 or length < SEGMENT:
         return np.zeros((0, 0), dtype=np.float32), first
-    res = _cumsum0(_segment_means(after_f - up_f, along))
-    up = _cumsum0(_segment_means(up_f, along))
+    up_means = _segment_means(up_f, along)
+    res = _cumsum0(_segment_means(after_f, along) - up_means)  # means are linear: no full diff
+    up = _cumsum0(up_means)
     step = np.abs(_box_step(res, first, n))
     up_step = np.abs(_box_step(up, first, n))
     diff = np.abs(np.diff(after_l, axis=1 - along))
