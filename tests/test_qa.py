@@ -40,6 +40,9 @@ def test_thresholds_default_to_the_config_section():
     assert {k: QA[k] for k in DEFAULT_THRESHOLDS} == DEFAULT_THRESHOLDS
     assert QA["sensitivity"] == "normal"
     assert config.QA.field("sensitivity").choices == tuple(SENSITIVITY)
+    help_text = config.QA.field("sensitivity").help
+    assert f"×{SENSITIVITY['relaxed']:g}" in help_text
+    assert f"×{SENSITIVITY['strict']:g}" in help_text
     assert limits(QA) == pytest.approx(DEFAULT_THRESHOLDS)
 
 

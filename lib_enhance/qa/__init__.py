@@ -38,12 +38,13 @@ from .seam import seam_score
 __all__ = ["DEFAULT_THRESHOLDS", "SENSITIVITY", "Box", "assess", "limits", "verdict"]
 
 DEFAULT_THRESHOLDS: dict[str, float] = {
-    "seam_threshold": 0.75,
+    "seam_threshold": 0.6,
     "halo_threshold": 1.05,
-    "drift_threshold": 0.095,
+    "drift_threshold": 0.085,
 }
 """Fallbacks when a caller passes no thresholds; keep equal to the QA Section defaults. Chosen
-on the calibration set (bench/qa_calibration.py prints the curves they come from)."""
+on the calibration photos by one rule — the geometric mean of the good pairs' 99th percentile
+and the visible faults' 5th percentile — that bench/qa_calibration.py prints with the curves."""
 
 SENSITIVITY: dict[str, float] = {"relaxed": 1.5, "normal": 1.0, "strict": 0.7}
 """Factor on every threshold per sensitivity setting: the thresholds move together. relaxed =

@@ -3,13 +3,14 @@
 Meaning of the number (0..1): at a small working size (longest side `WORK` px, where added fine
 detail has vanished and only composition and colour remain), the global grade from input to
 output is fitted and removed (see `grade`: a tone curve and a colour balance applied to the
-whole image is a look, not a fault). Each pixel then gets max(structural change, colour change)
-— structural = (1 − SSIM of lightness) / 2, colour = local mean ΔE (CIELAB) / `DELTA_E_FULL` —
-and the local score is the mean of that over the worst window of 1/`WINDOW_DIV` of the image
-side. So 0.1 means: somewhere, a region about an eighth of the image wide changed by 10 % of
-"entirely different" (≈ a ΔE 4 tint of that region, or an object moved by about 1 % of the image
-side). The grade itself counts too, much more leniently: its mean ΔE / `GLOBAL_DELTA_E_FULL`,
-so a washed-out or strongly recoloured image is still flagged while a mild grade is not.
+whole image is a look, not a fault). Each pixel then gets max(structural change, colour
+change) — structural = (1 − SSIM's structure term of lightness) / 2, colour = local mean ΔE
+(CIELAB) / `DELTA_E_FULL` — and the local score is the mean of that over the worst window of
+1/`WINDOW_DIV` of the image side. So 0.1 means: somewhere, a region about an eighth of the
+image wide changed by 10 % of "entirely different" (≈ a ΔE 4 tint of that region, or an object
+moved by about 1 % of the image side). The grade itself counts too, much more leniently: its
+mean ΔE / `GLOBAL_DELTA_E_FULL`, so a washed-out or strongly recoloured image is still flagged
+while a mild grade is not.
 """
 
 from __future__ import annotations
@@ -30,13 +31,15 @@ GLOBAL_DELTA_E_FULL = 100.0
 """Mean ΔE of the global grade that counts as 1.0 (a grade of ΔE 15 scores 0.15)."""
 SSIM_SIGMA = 1.5
 COLOUR_SIGMA = 2.0
-_C1 = 1.0**2
 _C2 = 3.0**2
-"""SSIM constants for lightness 0..100 (Wang et al.'s 0.01 and 0.03 of the range)."""
+"""SSIM's contrast constant for lightness 0..100 (Wang et al.'s 0.03 of the range)."""
 
 
-def _ssim_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per-pixel SSIM with Gaussian windows (Wang et al. 2004)."""
+def _structure_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-pixel contrast-structure term of SSIM (Wang et al. 2004), Gaussian windows.
+
+    SSIM's luminance term is left out: brightness is judged by the colour ΔE, and that term
+    explodes in near-black areas (a mean of 3 against 1 reads as "entirely different")."""
 
     def blur(x: np.ndarray) -> np.ndarray:
         return cv2.GaussianBlur(x, (0, 0), SSIM_SIGMA)
@@ -45,9 +48,7 @@ def _ssim_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     var_a = blur(a * a) - mu_a * mu_a
     var_b = blur(b * b) - mu_b * mu_b
     cov = blur(a * b) - mu_a * mu_b
-    num = (2 * mu_a * mu_b + _C1) * (2 * cov + _C2)
-    den = (mu_a * mu_a + mu_b * mu_b + _C1) * (var_a + var_b + _C2)
-    return num / den
+    return (2 * cov + _C2) / (var_a + var_b + _C2)
 
 
 def _lab(rgb: np.ndarray) -> np.ndarray:
@@ -65,7 +66,7 @@ def drift_score(
     b = _lab(resize(before, ww, wh))
     a = _lab(resize(after if after_back is None else after_back, ww, wh))
     graded = fit_grade(b, a)
-    structural = (1.0 - _ssim_map(graded[:, :, 0], a[:, :, 0])) / 2.0
+    structural = (1.0 - _structure_map(graded[:, :, 0], a[:, :, 0])) / 2.0
     diff = cv2.GaussianBlur(graded - a, (0, 0), COLOUR_SIGMA)
     colour = np.sqrt((diff * diff).sum(axis=2)) / DELTA_E_FULL
     change = np.clip(np.maximum(structural, colour), 0.0, 1.0)

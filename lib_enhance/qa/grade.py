@@ -11,7 +11,21 @@ absorbed into the grade.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
+
+_TONE_AND_CHROMA = np.array(
+    [[0.299, 0.587, 0.114], [1.0, -1.0, 0.0], [-0.5, -0.5, 1.0]], np.float32
+) * np.float32(100 / 255)
+
+
+def tone_and_chroma(rgb: np.ndarray) -> np.ndarray:
+    """Luminance and two opponent chroma channels (R − G, B − (R + G)/2) of RGB 0..255, scaled
+    0..100-ish: the `before` that `fit_grade` wants when the grade is fitted on RGB images (the
+    chroma lets it explain a saturation change, which moves saturated colours' luminance). One
+    OpenCV pass."""
+    return cv2.transform(rgb.astype(np.float32, copy=False), _TONE_AND_CHROMA)
+
 
 ROBUST_KEEP = 0.8
 """Share of pixels (those the first fit explains best) the second fit uses."""

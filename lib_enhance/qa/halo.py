@@ -7,9 +7,11 @@ brightest of (a) the input in its 3×3 neighbourhood and (b) the input sharpened
 ESRGAN-family upscalers sharpen (an unsharp mask of radius `ALLOW_SIGMA` input pixels, amount
 `ALLOW_AMOUNT`). What the output goes beyond that (less `TOLERANCE` grey levels) is summed as a
 percentage of those edges' contrast, in windows of 1/`WINDOW_DIV` of the image side, and the
-score is the worst window's. 0 = no ring beyond a normal sharpening; a uniform sharpening of
-radius 1 output pixel stays near 0 however strong; a ring 2–3 output pixels wide (unsharp radius
-2.5, amount 0.8) scores ≈ 1–4; a halo confined to one region scores as if it were everywhere.
+score is the worst window's. 0 = no ring beyond a normal sharpening: a uniform sharpening of
+radius 1 output pixel (amount up to 1.4) stays below ≈ 0.3, re-diffusion grain on top of it
+below ≈ 1; a ring 2–3 output pixels wide (unsharp radius 2.5, amount 0.8) scores ≈ 5–15, a
+glow (radius 5, amount 0.4) ≈ 2–10; a halo confined to one region scores as if it were
+everywhere.
 
 Why scale back: detail a pass legitimately adds (sharper edges, restored thin lines, texture) is
 finer than an input pixel and averages away, but a halo is a wide plateau beyond the edge that
@@ -22,7 +24,7 @@ import cv2
 import numpy as np
 
 from ._common import Box, luma, resize
-from .grade import fit_grade
+from .grade import fit_grade, tone_and_chroma
 
 MIN_SLOPE = 4.0
 """Least gradient of the input (grey levels per pixel) for a pixel to be on an edge."""
@@ -50,7 +52,7 @@ def halo_score(
     `after_back` is `after` already scaled to `before`'s size, if the caller has it."""
     h, w = before.shape[:2]
     back = luma(resize(after, w, h) if after_back is None else after_back)
-    ref = fit_grade(_tone_and_chroma(before), back[:, :, None])[:, :, 0]
+    ref = fit_grade(tone_and_chroma(before), back[:, :, None])[:, :, 0]
     kernel = np.ones((3, 3), np.uint8)
     lmax, lmin = cv2.dilate(ref, kernel), cv2.erode(ref, kernel)
     contrast = lmax - lmin
@@ -66,18 +68,6 @@ def halo_score(
     over[~band] = 0.0
     contrast[~band] = 0.0
     return _worst_window(over, contrast, after.shape[1] / w)
-
-
-_TONE_AND_CHROMA = np.array(
-    [[0.299, 0.587, 0.114], [1.0, -1.0, 0.0], [-0.5, -0.5, 1.0]], np.float32
-) * np.float32(100 / 255)
-
-
-def _tone_and_chroma(rgb: np.ndarray) -> np.ndarray:
-    """Luminance and two opponent chroma channels (R − G, B − (R + G)/2), 0..100-ish: what the
-    grade fit needs to explain a saturation change, which moves the luminance of saturated
-    colours. One OpenCV pass."""
-    return cv2.transform(rgb.astype(np.float32), _TONE_AND_CHROMA)
 
 
 def _worst_window(over: np.ndarray, contrast: np.ndarray, scale: float) -> tuple[float, Box]:
