@@ -93,7 +93,8 @@ def _apply(before: np.ndarray, coef: np.ndarray) -> np.ndarray:
     n_chroma = x.shape[2] - 1
     for j in range(coef.shape[1]):
         lut = (tone_feats @ coef[:n_tone, j]).astype(np.float32)
-        acc = lut[cell] + frac * (lut[cell + 1] - lut[cell])
+        acc = lut.take(cell)
+        acc += frac * np.diff(lut).take(cell)
         for i in range(n_chroma):
             a, b = coef[n_tone + i, j], coef[n_tone + n_chroma + i, j]
             if a or b:
