@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from ..qa import limits
 from ..spec.infotext import diff_from_defaults
 from .manifest import Manifest, is_flagged, write_bytes
 
@@ -103,8 +104,9 @@ def _scores_table(scores: dict[str, Any] | None, qa: dict[str, Any]) -> str:
     if not scores:
         return "<p>No QA scores.</p>"
     rows = []
+    in_force = scores.get("limits") or limits(qa)
     for key, limit_key in _SCORES:
-        limit = float(qa.get(limit_key, 0))
+        limit = float(in_force.get(limit_key, 0))
         over = float(scores[key]) > limit
         cls = ' class="over"' if over else ""
         rows.append(

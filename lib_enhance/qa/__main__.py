@@ -1,4 +1,5 @@
-"""`python -m lib_enhance.qa BEFORE AFTER [--tiles JSON]`: QA scores of any image pair as JSON.
+"""`python -m lib_enhance.qa BEFORE AFTER [--tiles JSON] [--sensitivity relaxed|normal|strict]`:
+QA scores of any image pair as JSON.
 
 Exit code 0 whatever the verdict (it is in the JSON), 2 when an image cannot be read or the tiles
 are not valid JSON (the reason goes to stderr), so scripts can tell "flagged" from "broken".
@@ -14,7 +15,7 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from . import assess
+from . import SENSITIVITY, assess
 
 
 def _parse_tiles(text: str | None) -> list[tuple[int, int, int, int]] | None:
@@ -50,6 +51,12 @@ def main(argv: list[str] | None = None) -> int:
         help="JSON list of [x0,y0,x1,y1] tile/region boxes in AFTER pixels (or a file holding "
         "it); without it every row and column is checked, less sensitively",
     )
+    parser.add_argument(
+        "--sensitivity",
+        choices=SENSITIVITY,
+        default=None,
+        help="how readily to flag: relaxed, normal (default) or strict; scales the thresholds",
+    )
     for key in ("seam", "halo", "drift"):
         parser.add_argument(f"--{key}-threshold", type=float, default=None)
     args = parser.parse_args(argv)
@@ -59,11 +66,13 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, UnidentifiedImageError, ValueError) as exc:
         print(f"enhance qa: cannot use the input: {exc}", file=sys.stderr)
         return 2
-    thresholds = {
+    thresholds: dict[str, Any] = {
         f"{k}_threshold": getattr(args, f"{k}_threshold")
         for k in ("seam", "halo", "drift")
         if getattr(args, f"{k}_threshold") is not None
     }
+    if args.sensitivity:
+        thresholds["sensitivity"] = args.sensitivity
     from ..spec import config
 
     result = assess(before, after, tiles, {**config.QA.defaults(), **thresholds})

@@ -65,6 +65,9 @@ class Pair:
     """Output luminance, float32."""
     up_l: np.ndarray
     """Luminance of `up_f`."""
+    after_back: np.ndarray
+    """Output scaled back to the input's size (area averaging), uint8 RGB: what halo and drift
+    compare with the input (computed once for both)."""
 
     @property
     def scale(self) -> float:
@@ -77,7 +80,8 @@ def make_pair(before: Image.Image | np.ndarray, after: Image.Image | np.ndarray)
     h, w = a.shape[:2]
     after_f = a.astype(np.float32)
     up_f = resize(b.astype(np.float32), w, h)
-    return Pair(b, a, after_f, up_f, _luma_f(after_f), _luma_f(up_f))
+    back = resize(a, b.shape[1], b.shape[0])
+    return Pair(b, a, after_f, up_f, _luma_f(after_f), _luma_f(up_f), back)
 
 
 def _luma_f(rgb: np.ndarray) -> np.ndarray:

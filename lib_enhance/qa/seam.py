@@ -7,9 +7,13 @@ the input already has there). In a flat area (sky, skin, a wall) the score is ab
 grey levels; in texture the same step scores lower, because a person cannot see it there. Clean
 enhancements score below 1.
 
-How: the step is measured on the residual (output − Lanczos upscale of the input), per RGB
+How: the step is measured on the residual (output − Lanczos upscale of the input, with the
+global grade from one to the other removed: see `grade`; a colour grade changes the two sides of
+every colour edge differently, which is not a seam), per RGB
 channel, averaged over half-overlapping line segments of `SEGMENT` pixels, so the image's own
-edges cancel and pixel noise averages out. Everything linear is summed per segment first, so the
+edges cancel and pixel noise averages out. The step counts only as far as it also holds between
+bands a few pixels off the line (a tile offset does; detail a pass restored right along the line
+does not). Everything linear is summed per segment first, so the
 cost is a few passes over the image. With known boundaries (tile boxes, region boxes) only those
 lines (± `SLACK` px) count; with none given every row and column is a candidate.
 """
@@ -22,10 +26,11 @@ import cv2
 import numpy as np
 
 from ._common import Box
+from .grade import fit_grade, tone_and_chroma
 
-K = 3
+K = 4
 """Pixels averaged on each side of a candidate line."""
-SEGMENT = 96
+SEGMENT = 64
 """Length of the line segments a step must be consistent over (half-overlapping)."""
 BAND = 8
 """Activity (texture masking) is measured 2..BAND px beside the line."""
@@ -34,10 +39,12 @@ TAU = 1.0
 MASKING = 0.25
 """Weight of the neighbouring gradient (grey levels per pixel) in the denominator."""
 SLACK = 2
-NEIGHBOUR = 2.0
+NEIGHBOUR = 3.0
 """Weight of the RMS step of parallel lines NEAR..FAR px away (the image's own steps)."""
 UP_WEIGHT = 1.0
 """Weight of the step the plain upscale already has at the line (real edges)."""
+WIDE_GAP, WIDE = 4, 12
+"""The step must hold between bands WIDE px wide, WIDE_GAP px off the line (see _persistent)."""
 NEAR, FAR = 4, 16
 """Known boundaries may be off by this many pixels (feathering, rounding)."""
 
@@ -70,11 +77,22 @@ def _cumsum0(a: np.ndarray) -> np.ndarray:
     return out
 
 
-def _box_step(c: np.ndarray, first: int, n: int) -> np.ndarray:
-    """mean(v[x:x+K]) − mean(v[x−K:x]) for x = first..first+n−1, from cumulative sums `c`."""
-    right = c[:, first + K : first + K + n] - c[:, first : first + n]
-    left = c[:, first : first + n] - c[:, first - K : first - K + n]
-    return (right - left) / K
+def _box_step(c: np.ndarray, first: int, n: int, gap: int = 0, width: int = K) -> np.ndarray:
+    """mean(v[x+gap : x+gap+width]) − mean(v[x−gap−width : x−gap]) for x = first..first+n−1,
+    from cumulative sums `c`."""
+    a, b = first + gap, first - gap
+    right = c[:, a + width : a + width + n] - c[:, a : a + n]
+    left = c[:, b : b + n] - c[:, b - width : b - width + n]
+    return (right - left) / width
+
+
+def _persistent(near: np.ndarray, wide: np.ndarray) -> np.ndarray:
+    """The step that holds both right at the line and WIDE_GAP..WIDE_GAP+WIDE px away: the
+    smaller of the two where they agree in sign, else 0. A seam offsets the whole tile, so it
+    holds far from the line too; a thin line or a sharpened edge the pass restored along the
+    line gives a residual only right beside it."""
+    same = np.sign(near) == np.sign(wide)
+    return np.where(same, np.minimum(np.abs(near), np.abs(wide)), 0.0)
 
 
 def line_scores(
@@ -87,13 +105,16 @@ def line_scores(
     first + j. Inputs: output and upscaled input as float32 HxWx3, output luminance HxW.
     """
     length, across = after_l.shape if along == 0 else after_l.shape[::-1]
-    first = max(K, BAND + 1)
-    n = min(across - K, across - BAND - 1) - first + 1
+    first = max(K, BAND + 1, WIDE_GAP + WIDE)
+    n = across - first - first + 1
     if n <= 0 or length < SEGMENT:
         return np.zeros((0, 0), dtype=np.float32), first
-    res = _cumsum0(_segment_means(after_f - up_f, along))
-    up = _cumsum0(_segment_means(up_f, along))
-    step = np.abs(_box_step(res, first, n))
+    after_means = _segment_means(after_f, along)
+    up_means = fit_grade(tone_and_chroma(_segment_means(up_f, along)), after_means)
+    res = _cumsum0(after_means - up_means)  # means are linear: no full-size difference
+    up = _cumsum0(up_means)
+    near = _box_step(res, first, n)
+    step = _persistent(near, _box_step(res, first, n, WIDE_GAP, WIDE))
     up_step = np.abs(_box_step(up, first, n))
     diff = np.abs(np.diff(after_l, axis=1 - along))
     grad = _cumsum0(_segment_means(diff, along))
@@ -103,7 +124,7 @@ def line_scores(
     activity = (left + right) / (2 * (BAND - 1))
     denom = TAU + MASKING * activity[:, :, None] + UP_WEIGHT * up_step
     if NEIGHBOUR:
-        denom = denom + NEIGHBOUR * _neighbour_rms(step)
+        denom = denom + NEIGHBOUR * _neighbour_rms(np.abs(near))
     score = step / denom
     return score.max(axis=2).astype(np.float32), first
 

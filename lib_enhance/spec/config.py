@@ -257,19 +257,31 @@ DETAIL = Section(
     aliases=("detailer", "details", "detail_passes"),
 )  # fmt: skip
 
+QA_SENSITIVITIES = ("relaxed", "normal", "strict")
+"""The factors live in qa.SENSITIVITY (a floor above); the help text below repeats them and
+tests/test_qa.py checks that it does."""
+
 QA = Section(
     "qa", "Quality check",
     (
         _enabled(True, "quality check (seams, halos, drift) and flag images for review"),
-        Field("seam_threshold", float, 1.0, "Seam threshold",
+        Field("sensitivity", str, "normal", "Sensitivity",
+              "How readily images are flagged: relaxed = clear faults only (thresholds ×1.5); "
+              "normal; strict = faint faults too, with more false alarms (thresholds ×0.7).",
+              choices=QA_SENSITIVITIES),
+        Field("seam_threshold", float, 0.6, "Seam threshold",
               "Flag a step along a tile or region edge above this (≈ grey levels in flat "
-              "areas, less in texture). Clean results score below 0.7.", 0.0, 100.0, 0.05),
-        Field("halo_threshold", float, 0.3, "Halo threshold",
-              "Flag over-sharpening rings above this (% of edge contrast). Clean results "
-              "score below 0.15; an unsharp mask of 0.6 scores 0.5–4.", 0.0, 100.0, 0.05),
-        Field("drift_threshold", float, 0.15, "Drift threshold",
-              "Flag composition/colour change above this (0–1; 0.15 ≈ a ΔE 6 colour cast "
-              "or a moved object). Clean results score below 0.11.", 0.0, 1.0, 0.01),
+              "areas, less in texture). Good results score below ≈ 0.4; a 3-level step along "
+              "a flat stretch 1–2.5.", 0.0, 100.0, 0.05),
+        Field("halo_threshold", float, 1.05, "Halo threshold",
+              "Flag rings beside strong edges beyond a normal sharpening above this (% of edge "
+              "contrast, worst quarter of the image). ESRGAN-like sharpening scores below "
+              "0.3, with re-diffusion grain below 1; visible halos 2–20.", 0.0, 100.0, 0.05),
+        Field("drift_threshold", float, 0.085, "Drift threshold",
+              "Flag a local change above this (0–1, after removing any global colour/contrast "
+              "grade): ≈ a ΔE 4 tint of an object, an object moved by 1 % of the image side; "
+              "a global grade counts as its ΔE / 100. Good results score below ≈ 0.07.",
+              0.0, 1.0, 0.005),
     ),
 )  # fmt: skip
 
