@@ -75,7 +75,7 @@ def test_four_regions_make_one_host_call_and_nothing_outside_the_masks_changes()
     out, record, host = run(pass_cfg(), image=image)
     assert record.status == "ok"
     assert len(host.calls) == 1 and host.calls[0].batch_size == 4
-    assert not host.calls[0].masked  # hosts hold one mask per job: masks would split the call
+    assert host.calls[0].masks == 4  # one latent mask per item, all in the one call
     assert record.host_calls == 1 and record.batch_sizes == [4]
     before, after = np.asarray(image), np.asarray(out)
     cfg = config.validate({"detail": [pass_cfg()]})["detail"][0]

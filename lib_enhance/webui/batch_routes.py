@@ -11,6 +11,7 @@ from typing import Any
 
 from ..batch.service import BatchBusyError, BatchService
 from ..spec import config as cfgmod
+from . import controller
 
 PATHS_FLAG = "--enhance-allow-api-paths"
 PATHS_REFUSED = (
@@ -19,7 +20,8 @@ PATHS_REFUSED = (
 )
 
 
-REQUEST_KEYS = ("input_dir", "output_dir", "config", "resume")
+REQUEST_KEYS = ("input_dir", "output_dir", "settings", "config", "resume")
+"""`settings` is the documented name of the Enhance settings; `config` is kept as an alias."""
 
 
 def _request(payload: Any) -> tuple[str, str, Any, bool]:
@@ -35,7 +37,8 @@ def _request(payload: Any) -> tuple[str, str, Any, bool]:
     resume = payload.get("resume", False)
     if not isinstance(resume, bool):
         raise ValueError("resume must be true or false")
-    config = payload.get("config")
+    given = payload.get("settings", payload.get("config"))
+    config = None if given is None else controller.request_settings(payload)
     if config is None and not resume:
         config = {}
     return src, dst, config, resume

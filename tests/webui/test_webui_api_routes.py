@@ -119,10 +119,19 @@ def img2img_body(args: Any, entry: Any = None, **fields: Any) -> dict:
     return {**body, **fields}
 
 
-def enhance_record(infotext: str) -> dict:
+def enhance_record(text: str) -> dict:
+    """Enhance's fields of an infotext: settings, one line per stage, warnings."""
     from modules import infotext_utils
 
-    return json.loads(infotext_utils.parse_generation_parameters(infotext)["Enhance"])
+    from lib_enhance.spec import infotext
+
+    return infotext.summary(infotext_utils.parse_generation_parameters(text))
+
+
+def status(line: str) -> str:
+    from lib_enhance.spec import infotext
+
+    return infotext.status_of(line)
 
 
 def expected_hires(seed: int, size: tuple[int, int], code: int) -> Image.Image:
@@ -159,10 +168,22 @@ def test_routes_are_guarded_and_added_after_the_hosts(server):
     guarded = {r.path: getattr(r.app, "enhance_guard", False) for r in server.client.app.routes
                if getattr(r, "path", "").startswith("/sdapi/")}  # fmt: skip
     assert guarded == {p: p in ("/sdapi/v1/txt2img", "/sdapi/v1/img2img") for p in guarded}
-    # the Api called ui() again for its defaults: the args layout is [enabled, dict]
+    # the Api called ui() again for its defaults: [enabled, settings slot, *controls]
+    from lib_enhance.webui import accordion
+
     script = server.webui.enhance_script()
     defaults = server.api.default_script_arg_txt2img[script.args_from : script.args_to]
-    assert defaults == [False, {}]
+    paths = accordion.layout(2)
+    assert defaults[:2] == [False, None] and len(defaults) == 2 + len(paths)
+    from_controls = accordion.settings_from_values(paths, defaults[2:])
+    assert cfgmod.validate(from_controls) == cfgmod.defaults()
+    # /sdapi/v1/script-info lists every position, labelled as the page labels it
+    info = server.client.get("/sdapi/v1/script-info").json()
+    ours = next(s for s in info if s["name"] == "enhance" and not s["is_img2img"])
+    labels = [a["label"] for a in ours["args"]]
+    assert labels[0] == "Enhance" and labels[1] == ""
+    assert labels[2:] == [accordion.ui_label(p) for p in paths]
+    assert len(set(labels[2:])) == len(paths)  # one ui-config.json key each
     assert "enhance" in server.client.get("/sdapi/v1/scripts").json()["txt2img"]
 
 
@@ -213,9 +234,9 @@ def test_txt2img_with_enhance_returns_the_enhanced_image(server):
     info = json.loads(body["info"])
     record = enhance_record(info["infotexts"][0])
     assert record["config"]["hires"]["checkpoint"] == "other.safetensors"
-    hires = record["ran"]["hires"]
-    assert hires["status"] == "ok" and hires["checkpoint"] == "other.safetensors"
-    assert hires["checkpoint_hash"] == other.split("[")[1].rstrip("]")
+    hires = record["stages"]["hires"]
+    assert status(hires) == "ok" and "other.safetensors [" in hires
+    assert other.split("[")[1].rstrip("]") in hires
     assert "Enhance: " in image.info["parameters"]  # the PNG the client got carries it too
     assert body["parameters"]["alwayson_scripts"]["Enhance"]["args"][1] == HIRES
 
@@ -308,8 +329,10 @@ def test_failed_checkpoint_load_leaves_the_users_checkpoint(server):
     image = unb64(body["images"][0])
     assert image.size == (64, 48)  # the first pass: the hires stage failed, nothing half-done
     record = enhance_record(json.loads(body["info"])["infotexts"][0])
-    assert record["ran"]["hires"]["status"] == "failed"
-    assert "broken.safetensors" in record["ran"]["hires"]["error"]
+    assert status(record["stages"]["hires"]) == "failed"
+    assert "broken.safetensors" in record["stages"]["hires"]
+    # told where the user looks: the infotext's warnings (the API has no comments field)
+    assert "hires failed" in record["warnings"] and "broken.safetensors" in record["warnings"]
     assert webui.loaded_title() == base
     assert server.options()["sd_model_checkpoint"] == base
     assert webui.errors.REPORTS == []
@@ -331,7 +354,7 @@ def test_img2img_with_enhance(server):
     image = unb64(body["images"][0])
     assert image.size == (64, 48)
     record = enhance_record(json.loads(body["info"])["infotexts"][0])
-    assert record["ran"]["hires"]["status"] == "ok"
+    assert status(record["stages"]["hires"]) == "ok"
     assert body["parameters"]["init_images"] is None  # include_init_images=False, as the host
     inner = server.webui.inner_calls()
     assert len(inner) == 1 and inner[0]["size"] == (64, 48) and inner[0]["denoise"] == 0.3
@@ -421,7 +444,7 @@ def test_enhance_route(server):
     image = unb64(out["image"])
     assert image.size == (64, 48)
     assert out["ran"]["hires"]["status"] == "ok"
-    assert json.loads(out["info"])["config"]["hires"]["upscaler"] == "Lanczos"
+    assert "Enhance hires upscaler: Lanczos" in out["info"] and out["warnings"] == []
     inner = webui.inner_calls()
     assert len(inner) == 1
     assert inner[0]["seeds"] == [5] and inner[0]["prompts"] == ["p"] and inner[0]["steps"] == 12

@@ -16,6 +16,7 @@ cmd_opts = argparse.Namespace(
     enhance_models_dir=None,
     enhance_allow_api_paths=False,
     skip_install=False,
+    ui_config_file="ui-config.json",
 )
 opts = options.Options({}, set())
 state = shared_state.State()
