@@ -287,6 +287,13 @@ INVALID = [
     ("args not a list", None, {"args": {"hires": {"enabled": True}}},
      "alwayson_scripts.Enhance.args", {"hires": {"enabled": True}}, "a list"),
     ("entry not an object", None, [True, {}], "alwayson_scripts.Enhance", [True, {}], "args"),
+    ("truncated JSON text", [True, '{"hires": {"enabled": true'], None,
+     "args[1]", '{"hires": {"enabled": true', "JSON text"),
+    ("JSON text of a list", [True, "[1, 2]"], None, "args[1]", "[1, 2]", "an object"),
+    ("settings not an object", [True, 5], None, "args[1]", 5, "an object"),
+    ("bare truncated JSON text", ['{"hires": '], None, "args[0]", '{"hires": ', "JSON text"),
+    ("JSON text with a typo", [True, '{"hires": {"denoisee": 0.3}}'], None,
+     "hires.denoisee", "denoisee", "denoise"),
 ]  # fmt: skip
 
 
@@ -306,6 +313,69 @@ def test_invalid_args_get_422_and_nothing_is_generated(
     assert allowed in problem["allowed"] + problem["hint"]
     assert field in body["detail"] and str(value) in body["detail"]
     assert_nothing_generated(server)
+
+
+@pytest.mark.parametrize("route", ["txt2img", "img2img"])
+def test_settings_as_json_text_run_like_the_object(server, route):
+    """Clients that serialise nested objects send the settings as text: Enhance runs."""
+    make = txt2img_body if route == "txt2img" else img2img_body
+    for args in ([True, json.dumps(LANCZOS)], [json.dumps(LANCZOS)]):
+        response = server.post(f"/sdapi/v1/{route}", make(args))
+        assert response.status_code == 200, response.text
+        image = unb64(response.json()["images"][0])
+        assert image.size == ((128, 96) if route == "txt2img" else (64, 48))
+        assert "Enhance hires: Lanczos" in image.info["parameters"]
+
+
+def test_readme_examples_run_as_written(server, monkeypatch):
+    """Every JSON example of the README, posted as written, is answered as documented."""
+    import re
+
+    from modules import _checkpoints, sd_models
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the README's YOLO model cannot be fetched here
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf8")
+    blocks = [json.loads(b) for b in re.findall(r"```json\n(.*?)```", readme, re.S)]
+    txt2img = next(b for b in blocks if "alwayson_scripts" in b)
+    enhance = next(b for b in blocks if "image" in b)
+    # the host has the checkpoint the example names (title "stylish_v2.safetensors [1a2b3c4d5e]")
+    info = _checkpoints.CheckpointInfo("/models/Stable-diffusion/stylish_v2.safetensors")
+    info.shorthash = "1a2b3c4d5e"
+    info.title = f"{info.name} [{info.shorthash}]"
+    info.ids += [info.title, info.shorthash]
+    info.register(sd_models.checkpoints_list, sd_models.checkpoint_aliases)
+
+    if FLAVOUR == "forge":
+        txt2img["hr_additional_modules"] = []  # Forge's own API needs it (HOST_API.md §13)
+    response = server.post("/sdapi/v1/txt2img", txt2img)
+    assert response.status_code == 200, response.text
+    image = unb64(response.json()["images"][0])
+    assert image.size == (1024, 1536)
+    record = enhance_record(image.info["parameters"])
+    assert record["config"]["preset"] == "realistic"
+    assert "stylish_v2.safetensors [1a2b3c4d5e]" in record["stages"]["hires"]
+    # no detector runs in this venv: both detail passes are told, the image is kept
+    assert "detail 1 failed" in record["warnings"] and "detail 2 failed" in record["warnings"]
+    assert "hand_yolov8n.pt" in record["warnings"]
+
+    response = server.post("/enhance/v1/enhance", enhance)
+    assert response.status_code == 200, response.text
+    out = response.json()
+    assert unb64(out["image"]).size == (16, 16)
+    assert set(out) >= {"image", "info", "ran", "qa", "warnings"}
+    assert out["ran"]["hires"]["status"] == "ok" and out["warnings"] == []
+
+
+def test_enhance_route_tells_a_failure_and_returns_the_image(server):
+    source = Image.new("RGB", (32, 24), (90, 30, 10))
+    settings = {"hires": {**LANCZOS["hires"], "checkpoint": "broken.safetensors"}}
+    response = server.post("/enhance/v1/enhance", {"image": b64(source), "settings": settings})
+    assert response.status_code == 200, response.text
+    out = response.json()
+    assert unb64(out["image"]).convert("RGB").tobytes() == source.tobytes()  # kept as it was
+    assert out["ran"]["hires"]["status"] == "failed"
+    assert len(out["warnings"]) == 1 and "broken.safetensors" in out["warnings"][0]
+    assert "Enhance warnings: " in out["info"]
 
 
 def test_latent_upscaler_is_refused_on_img2img_only(server):
@@ -437,7 +507,7 @@ def test_models_route(server):
 def test_enhance_route(server):
     webui = server.webui
     source = Image.new("RGB", (32, 24), (90, 30, 10))
-    body = {"image": b64(source), "config": LANCZOS, "prompt": "p", "seed": 5, "steps": 12}
+    body = {"image": b64(source), "settings": LANCZOS, "prompt": "p", "seed": 5, "steps": 12}
     response = server.post("/enhance/v1/enhance", body)
     assert response.status_code == 200, response.text
     out = response.json()
@@ -462,6 +532,8 @@ def test_enhance_route(server):
         ({"imgae": "AAAA"}, "imgae", "imgae"),
         ({"image": "not an image"}, "image", "not an image"),
         ({"image": "AAAA", "seed": "1"}, "seed", "1"),
+        ({"image": "AAAA", "settings": "{oops"}, "settings", "{oops"),
+        ({"image": "AAAA", "settings": {}, "config": {}}, "config", "both settings and config"),
     ],
 )  # fmt: skip
 def test_enhance_route_refuses_invalid_requests(server, body, field, value):

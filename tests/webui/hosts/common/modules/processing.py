@@ -235,6 +235,7 @@ class StableDiffusionProcessing:
                 if not FORGE
                 else getattr(model, "forge_modules", None),
                 "masked": getattr(self, "image_mask", None) is not None,
+                "latent_mask_rows": _mask_rows(getattr(self, "nmask", None)),
                 "inpaint_full_res": getattr(self, "inpaint_full_res", None),
                 "scripts": None if runner is None else [s.title() for s in runner.alwayson_scripts],
                 "styles": list(self.styles),
@@ -246,6 +247,13 @@ class StableDiffusionProcessing:
                 "init_sizes": [im.size for im in images_in or []],
             }
         )
+
+
+def _mask_rows(nmask):
+    """How many batch items have a latent mask of their own (0: none; 1: one for all)."""
+    if nmask is None:
+        return 0
+    return int(nmask.shape[0]) if nmask.ndim == 4 else 1
 
 
 def _code():
