@@ -243,7 +243,9 @@ class WebUIHost:
         try:
             out = found.scaler.upscale(image, scale, found.data_path) if scale > 1 else image
         except Exception as exc:
-            raise HostError(f"upscaler {upscaler!r} failed: {exc}") from exc
+            path = str(getattr(found, "local_data_path", None) or found.data_path or "")
+            where = f" ({path})" if path and os.path.isfile(path) else ""
+            raise HostError(f"upscaler {upscaler!r}{where} failed: {exc}") from exc
         if out.size != (width, height):
             out = out.resize((width, height), Image.LANCZOS)
         return out.convert("RGB")
