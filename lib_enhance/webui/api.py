@@ -66,9 +66,17 @@ def check_payload(
     if not isinstance(args, list):
         return cfgmod.ConfigError([cfgmod.Problem(where + ".args", args, "a list")])
     try:
-        controller.check(args, names, is_txt2img, paths)
+        enabled, config = controller.check(args, names, is_txt2img, paths)
     except cfgmod.ConfigError as exc:
         return exc
+    if enabled and not cfgmod.any_stage_enabled(config):
+        # asked for Enhance, but it would return the image untouched with a 200
+        sent = args[1] if len(args) > 1 and isinstance(args[0], bool) else args[0]
+        return cfgmod.ConfigError([cfgmod.Problem(
+            "args[1]" if isinstance(args[0], bool) else "args[0]", sent,
+            "settings with at least one stage on: hires.enabled, tiles.enabled or a detail pass",
+            "Enhance is on but has nothing to run",
+        )])  # fmt: skip
     return None
 
 

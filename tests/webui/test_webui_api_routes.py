@@ -294,6 +294,8 @@ INVALID = [
     ("bare truncated JSON text", ['{"hires": '], None, "args[0]", '{"hires": ', "JSON text"),
     ("JSON text with a typo", [True, '{"hires": {"denoisee": 0.3}}'], None,
      "hires.denoisee", "denoisee", "denoise"),
+    ("on with nothing to run", [True, {"qa": {"enabled": True}}], None,
+     "args[1]", {"qa": {"enabled": True}}, "at least one stage"),
 ]  # fmt: skip
 
 
