@@ -118,6 +118,8 @@ def _load(registry: Any, name: str) -> Any:
         raise
     except DetectorError as exc:
         path = getattr(_entry(registry, name), "path", None)
+        if name in str(exc) and (path is None or str(path) in str(exc)):
+            raise  # already names the model and its file
         where = f" ({path})" if path and str(path) not in str(exc) else ""
         raise DetectorError(f"detector {name!r}{where} could not be loaded: {exc}") from exc
 
