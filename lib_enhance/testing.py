@@ -2,8 +2,10 @@
 
 Its img2img is a stand-in for diffusion that keeps what the pipeline's correctness depends on:
 the result depends on seed and denoise (so two tiles with different seeds differ, and a seam or a
-region edge is measurable), a mask limits the change to the masked area (the host's own
-`overlay_inpaint`), and the output has the requested size. Every call, batch size and checkpoint
+region edge is measurable), each item's mask is a latent mask as the host makes it (rounded;
+what lies outside is held fixed, so it comes back unchanged), the masked area starts from the
+pass's masked content (original, fill, latent noise, latent nothing), and the output has the
+requested size. Every call, batch size and checkpoint
 load is recorded, so cost is asserted exactly rather than timed.
 """
 
@@ -47,6 +49,9 @@ class HostCall:
     seeds: list[int]
     prompts: list[str]
     masked: bool
+    masks: int = 0
+    """How many items carried their own mask."""
+    inpaint_fill: str = "original"
 
 
 @dataclass
@@ -155,6 +160,8 @@ class TestHost:
                 seeds=[i.seed for i in items],
                 prompts=[i.prompt for i in items],
                 masked=any(i.mask is not None for i in items),
+                masks=sum(i.mask is not None for i in items),
+                inpaint_fill=settings.inpaint_fill,
             )
         )
 
@@ -165,11 +172,32 @@ class TestHost:
         rng = np.random.default_rng(item.seed)
         offset = (rng.random() - 0.5) * self.strength
         texture = rng.standard_normal(base.shape[:2], np.float32)[..., None] * 2.0
-        out = base + settings.denoise * (offset + texture)
+        held = None
+        start = base
         if item.mask is not None:
-            alpha = np.asarray(item.mask.convert("L").resize(size), np.float32)[..., None] / 255
-            out = base + alpha * (out - base)
+            # the host's latent mask: rounded; 1 = redraw, 0 = held at every step
+            held = np.around(np.asarray(item.mask.convert("L").resize(size), np.float32) / 255)
+            start = self._masked_start(base, held, settings.inpaint_fill, rng)
+        out = start + settings.denoise * (offset + texture)
+        if held is not None:
+            out = base + held[..., None] * (out - base)
         return Image.fromarray(np.clip(np.rint(out), 0, 255).astype(np.uint8))
+
+    @staticmethod
+    def _masked_start(
+        base: np.ndarray, redraw: np.ndarray, content: str, rng: np.random.Generator
+    ) -> np.ndarray:
+        """What the masked area starts from (the host's "masked content")."""
+        inside = redraw[..., None] > 0
+        if content == "fill" and (~inside).any():
+            fill = base[~inside[..., 0]].mean(axis=0)
+        elif content == "latent noise":
+            fill = rng.uniform(0, 255, base.shape).astype(np.float32)
+        elif content == "latent nothing":
+            fill = np.zeros_like(base)
+        else:
+            return base
+        return np.where(inside, fill, base)
 
     # ---- summaries for asserts and benchmarks
 

@@ -3,10 +3,13 @@
 Everything with logic lives in `lib_enhance`: the accordion (`webui.accordion`), the callbacks
 (`webui.controller`), the host adapter (`webui.host_adapter`), the API (`webui.api`), the
 stages (`stages.pipeline`). Layers: docs/ARCHITECTURE.md.
-Args are `[enabled, config_dict]`, in the UI and the API alike.
+Args are `[enabled, settings, *controls]`: API clients send `[enabled, {settings}]`; the UI
+leaves `settings` None and the controls speak (`accordion.layout`).
 """
 
 from __future__ import annotations
+
+import os
 
 from modules import script_callbacks, scripts, shared
 
@@ -66,7 +69,9 @@ class EnhanceScript(scripts.Script):
             refresh_button=create_refresh_button,
             is_img2img=is_img2img,
             folder_batch=folder_batch.FolderBatchActions(host_adapter.batch_service),
+            source=os.path.basename(self.filename or "enhance.py"),
         )
+        self.controller.paths = parts.paths
         self.infotext_fields = parts.infotext_fields
         self.paste_field_names = parts.paste_field_names
         return parts.args
@@ -96,6 +101,7 @@ def on_app_started(demo, app):
         models=host_adapter.models,
         enhance=host_adapter.enhance_image,
         allow_paths=lambda: bool(getattr(shared.cmd_opts, "enhance_allow_api_paths", False)),
+        paths=lambda: accordion.layout(settings.detail_tabs(shared.opts)),
     )
     api.install(app, service, batch=host_adapter.batch_service)
     queue_worker.start(  # only with --enhance-queue: this server takes the queue's items too

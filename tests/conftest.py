@@ -13,3 +13,4 @@ collect_ignore: list[str] = []
 if importlib.util.find_spec("gradio") is None:
     collect_ignore.append("webui/test_webui_ui_gradio.py")
     collect_ignore.append("webui/test_webui_api_routes.py")
+    collect_ignore.append("webui/test_webui_browser.py")

@@ -17,7 +17,7 @@ from PIL import Image, PngImagePlugin
 from lib_enhance.batch import manifest
 from lib_enhance.batch import run as batch
 from lib_enhance.qa import calibration as cal
-from lib_enhance.spec import config
+from lib_enhance.spec import config, infotext
 from lib_enhance.testing import StaticRegistry, TestHost
 
 N = 6
@@ -91,9 +91,9 @@ def test_each_checkpoint_loads_once_per_stage_and_outputs_keep_png_info(folder, 
         assert out.size == (128, 128)
         params = out.info["parameters"]
         assert params.startswith(_params(i))
-        record = json.loads(json.loads(params.split(", Enhance: ", 1)[1]))
+        record = infotext.summary(params)
         assert record["config"]["hires"]["checkpoint"] == "B [bbbb2222]"
-        assert record["ran"]["hires"]["status"] == "ok"
+        assert infotext.status_of(record["stages"]["hires"]) == "ok"
     data = _manifest(tmp_path / "out")
     assert all(r["status"] == "done" and r["scores"] for r in data["images"].values())
     assert not list((tmp_path / "out" / manifest.WORK_DIR).iterdir())  # intermediates cleaned

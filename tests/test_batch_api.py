@@ -118,3 +118,20 @@ def test_api_names_bad_fields_and_bad_bodies(folder, tmp_path):
     inside = {"input_dir": str(folder), "output_dir": str(folder / "out")}
     response = client.post("/enhance/v1/batch", json=inside)
     assert response.status_code == 400 and "inside the input folder" in response.json()["error"]
+
+
+@pytest.mark.parametrize("key", ["settings", "config"])
+def test_api_takes_the_documented_settings_name_and_config_as_alias(folder, tmp_path, key):
+    import json
+
+    service = BatchService(host=TestHost)
+    client = _client(service, allow=True)
+    body = {"input_dir": str(folder), "output_dir": str(tmp_path / key), key: json.dumps(CFG)}
+    response = client.post("/enhance/v1/batch", json=body)  # settings as JSON text, too
+    assert response.status_code == 202, response.text
+    service.wait(response.json()["id"], 60)
+    out = Image.open(next((tmp_path / key).glob("*.png")))
+    assert out.size == (96, 96)
+    assert "Enhance hires upscaler: Lanczos" in out.info["Enhance"]  # no parameters to extend
+    both = {**body, "settings": CFG, "config": CFG}
+    assert client.post("/enhance/v1/batch", json=both).status_code == 422

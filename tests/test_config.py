@@ -154,22 +154,46 @@ configs = st.fixed_dictionaries(
 @settings(max_examples=150, deadline=None)
 @given(configs)
 def test_infotext_round_trip_is_exact(raw):
+    """Every field of the spec, any text a user can type: written, read as the host reads it
+    (its quoting and `Key: value` parsing), pasted back — the same config."""
     cfg = c.validate(raw)
-    ran = {"hires": {"checkpoint": "B [bbbb]", "regions": 2}}
-    text = infotext.to_infotext(cfg, ran)
-    back, ran_back = infotext.from_infotext(text)
-    assert back == cfg
-    assert ran_back == ran
+    ran = {"hires": {"status": "ok", "checkpoint": "B [bbbb]", "upscaler": "Lanczos"}}
+    text = infotext.to_infotext(cfg, ran, ["a warning, with: punctuation"])
+    assert infotext.from_infotext(text) == cfg
     assert "\n" not in text  # one infotext line
+    assert '{"' not in text.replace('\\"', "")  # no JSON record
 
 
-def test_infotext_with_old_keys_is_migrated():
-    old = json.dumps({"v": 1, "config": {"hr": {"denoising_strength": 0.5}}})
-    cfg, _ = infotext.from_infotext(old)
-    assert cfg["hires"]["denoise"] == 0.5
+def test_infotext_is_short_readable_fields():
+    cfg = c.validate({"hires": {"enabled": True, "denoise": 0.4, "upscaler": "R-ESRGAN 4x+"},
+                      "detail": [{"model": "face_yolov8n.pt", "confidence": 0.35}]})  # fmt: skip
+    ran = {"hires": {"status": "ok", "upscaler": "R-ESRGAN 4x+", "size": [1024, 1536],
+                     "denoise": 0.4, "checkpoint": "other", "checkpoint_hash": "1a2b3c4d"},
+           "detail 1": {"status": "ok", "model": "face_yolov8n.pt", "detections": 3,
+                        "regions": 2, "confidence": 0.35, "denoise": 0.4}}  # fmt: skip
+    fields = infotext.fields(cfg, ran, ["hires: the host's own Hires.fix is on"])
+    assert fields["Enhance"] == "hires + detail 1"
+    assert fields["Enhance hires denoise"] == "0.4"
+    assert fields["Enhance hires upscaler"] == "R-ESRGAN 4x+"
+    assert fields["Enhance detail 1 model"] == "face_yolov8n.pt"
+    assert fields["Enhance detail 1 confidence"] == "0.35"
+    assert "Enhance hires scale" not in fields  # a default: not written
+    assert "1024×1536" in fields["Enhance hires"] and "other [1a2b3c4d]" in fields["Enhance hires"]
+    assert "2 regions (of 3 detections)" in fields["Enhance detail 1"]
+    assert fields["Enhance warnings"] == "hires: the host's own Hires.fix is on"
+
+
+def test_old_json_infotext_still_pastes():
+    old = json.dumps({"v": 1, "config": {"hr": {"denoising_strength": 0.5}}, "ran": {}})
+    assert infotext.from_infotext(old)["hires"]["denoise"] == 0.5
+    params = {"Enhance": old, "Steps": "20"}
+    assert infotext.config_from_params(params)["hires"]["denoise"] == 0.5
 
 
 def test_unreadable_infotext_is_a_config_error():
     with pytest.raises(c.ConfigError) as err:
-        infotext.from_infotext("{not json")
+        infotext.from_infotext("Steps: 20, Sampler: Euler")
     assert err.value.problems[0].path == infotext.INFOTEXT_KEY
+    with pytest.raises(c.ConfigError) as err:
+        infotext.from_infotext("Enhance: hires, Enhance hires denoise: lots")
+    assert err.value.problems[0].path == "Enhance hires denoise"

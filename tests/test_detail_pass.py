@@ -75,7 +75,7 @@ def test_four_regions_make_one_host_call_and_nothing_outside_the_masks_changes()
     out, record, host = run(pass_cfg(), image=image)
     assert record.status == "ok"
     assert len(host.calls) == 1 and host.calls[0].batch_size == 4
-    assert not host.calls[0].masked  # hosts hold one mask per job: masks would split the call
+    assert host.calls[0].masks == 4  # one latent mask per item, all in the one call
     assert record.host_calls == 1 and record.batch_sizes == [4]
     before, after = np.asarray(image), np.asarray(out)
     cfg = config.validate({"detail": [pass_cfg()]})["detail"][0]
@@ -308,3 +308,29 @@ def test_preview_tints_exactly_the_regions_the_pass_would_use():
         inside[max(0, y0 - 12) : y1, x0 : x1 + 80] = True  # mask, outline, label text
     assert changed[50:100, 50:90].all()  # the tint covers the first region
     assert not changed[~inside].any()
+
+
+def test_nothing_found_says_the_confidence_the_detector_really_used():
+    """A YOLO model never runs below its floor: at confidence 0 the message says 0.01."""
+    floored = BoxDetector("boxes", [])
+    floored.min_confidence = 0.01
+    registry = StaticRegistry({"boxes": floored})
+    _out, record, _host = run(pass_cfg(confidence=0.0), registry=registry)
+    assert record.status == "skipped"
+    assert record.ran["skipped"] == "no regions found: nothing detected at confidence ≥ 0.01"
+    assert record.ran["confidence"] == 0.01
+    _out, record, _host = run(pass_cfg(confidence=0.5), dets=[])
+    assert record.ran["skipped"].endswith("at confidence ≥ 0.5")
+
+
+def test_yolo_detectors_declare_their_floor():
+    from lib_enhance.detect import yolo
+
+    assert yolo.YoloDetector.min_confidence == yolo.MIN_CONFIDENCE > 0
+
+
+def test_masked_content_reaches_the_host_and_each_region_keeps_its_context():
+    image = photo()
+    _out, _record, host = run(pass_cfg(masked_content="latent nothing"), image=image)
+    (call,) = host.calls
+    assert call.inpaint_fill == "latent nothing" and call.masks == 4

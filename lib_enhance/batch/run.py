@@ -207,18 +207,19 @@ def make_job(image: Image.Image, name: str, sha256: str) -> ImageJob:
     )
 
 
-def output_text(info: Mapping[str, Any], record: str) -> dict[str, str]:
-    """The input's PNG text chunks, with the `Enhance` record appended to `parameters`.
+def output_text(info: Mapping[str, Any], fields: str) -> dict[str, str]:
+    """The input's PNG text chunks, with Enhance's infotext fields appended to `parameters`.
 
     A1111 and Forge read `Key: value` pairs from the last line of `parameters`, so that is
-    where paste-back finds it; an input without `parameters` gets an `Enhance` chunk instead.
+    where paste-back finds them; an input without `parameters` gets an `Enhance` chunk instead
+    (no prompt line to paste over the user's).
     """
     text = {k: v for k, v in info.items() if isinstance(k, str) and isinstance(v, str)}
     params = text.get("parameters", "")
     if params.strip():
-        text["parameters"] = f"{params.rstrip()}, {INFOTEXT_KEY}: {json.dumps(record)}"
+        text["parameters"] = f"{params.rstrip()}, {fields}"
     else:
-        text[INFOTEXT_KEY] = record
+        text[INFOTEXT_KEY] = fields
     return text
 
 
@@ -454,7 +455,12 @@ class FolderRun:
         }
         if scores:
             ran["qa"] = {k: scores[k] for k in ("verdict", "seam", "halo", "drift")}
-        text = output_text(source.info, to_infotext(self.config, ran))
+        warnings = [
+            f"{name} {st['status']}: {st['error']}"
+            for name, st in record["stages"].items()
+            if st["status"] in ("failed", "interrupted")
+        ]
+        text = output_text(source.info, to_infotext(self.config, ran, warnings))
         save_png(
             final.convert("RGB") if final.mode not in ("RGB", "RGBA") else final,
             self.output_dir / record["output"],
@@ -627,7 +633,8 @@ def process_one(
     except OSError as exc:
         raise WriteError(exc.errno, f"could not create {preview}: {exc.strerror}") from exc
     after = preview / f"{path.stem}.png"
-    save_png(result.image, after, output_text(source.info, to_infotext(cfg, result.ran)))
+    fields = to_infotext(cfg, result.ran, result.warnings)
+    save_png(result.image, after, output_text(source.info, fields))
     records = [
         {"name": r.name, "status": r.status, "error": r.error, "host_calls": r.host_calls}
         for r in result.records

@@ -47,6 +47,8 @@ def _import_yolo() -> Any:
 class YoloDetector:
     """One loaded ultralytics model, kept for the session; safe to call from several threads."""
 
+    min_confidence = MIN_CONFIDENCE
+
     def __init__(self, name: str, path: Path, device: str = "cpu"):
         self.name = name
         self.path = path

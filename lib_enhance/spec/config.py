@@ -214,6 +214,8 @@ TILES = Section(
 TOP_K_BY = ("area", "confidence")
 SORT_ORDERS = ("left-right", "centre-out", "largest", "confidence")
 MERGE_MODES = ("none", "merge", "merge-invert")
+MASKED_CONTENT = ("original", "fill", "latent noise", "latent nothing")
+"""What a region's masked area starts from, as in the host's inpaint tab."""
 BUILTIN_FACE = "face (built-in)"
 
 DETAIL = Section(
@@ -248,6 +250,11 @@ DETAIL = Section(
         Field("padding", int, 32, "Padding", "Context around each region, pixels.", 0, 256, 1),
         Field("inpaint_size", int, 512, "Inpaint size",
               "Longest side each region is processed at (multiple of 8).", 256, 2048, 8),
+        Field("masked_content", str, "original", "Masked content",
+              "What the region starts from: original = the image (keeps its layout); fill = "
+              "its surrounding colours; latent noise / latent nothing = redrawn from scratch "
+              "(needs a high denoise). The context around the region is held fixed either way.",
+              choices=MASKED_CONTENT, aliases=("inpainting_fill", "inpaint_fill")),
         Field("dynamic_denoise", bool, False, "Dynamic denoise",
               "Smaller regions get a little more denoise, larger ones a little less."),
         _denoise(0.4, "detail pass", ("ad_denoising_strength",)),

@@ -13,6 +13,13 @@ every region (408×512, 400×512, …) and so one call per region again.
 Dynamic denoise gives smaller regions (scaled up more) a little more denoise. Its levels are
 rounded to steps of 0.05 so regions still share calls: one call per distinct level.
 
+Each region is sampled as the host's own "inpaint only masked" does it: the crop goes to the
+sampler with its region's mask as a latent mask, which holds the context fixed at every step,
+so only the region is redrawn and it is drawn to fit what surrounds it. Every item of the
+batched call carries its own mask (the host adapter gives each batch item its own latent mask).
+What the masked area starts from is the pass's "masked content" (original, fill, latent noise,
+latent nothing), as in the host's inpaint tab.
+
 Nothing is pasted until every call of the pass has returned, so an interrupted pass is
 discarded whole. Pixels outside the feathered masks are never written (bit-identical).
 """
@@ -29,7 +36,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..detect import DetectorError
+from ..detect import DetectorError, UnknownDetectorError
 from ..geometry import masks, regions
 from ..geometry.detection import Detection
 from ..geometry.masks import Region
@@ -73,10 +80,11 @@ def run_detail(
     shaped = masks.shape_regions(found, rgb.size, pass_cfg)
     ran = ctx.record.ran
     ran.update(model=pass_cfg["model"], detections=len(found), regions=len(shaped))
+    ran["masked_content"] = pass_cfg["masked_content"]
     ran["boxes"] = [list(r.box) for r in shaped]
     ctx.record.regions = list(shaped)
     if not shaped:
-        return _skip(ctx, image, _nothing_found(found, pass_cfg))
+        return _skip(ctx, image, _nothing_found(found, ran))
     jobs = _plan(ctx, rgb, shaped, pass_cfg)
     if not jobs:
         return _skip(ctx, image, "every region is [SKIP]")
@@ -91,17 +99,41 @@ def run_detail(
 def _detect(ctx: StageContext, image: Image.Image, pass_cfg: Mapping[str, Any]) -> list[Detection]:
     if ctx.detectors is None:
         raise DetectorError("detail pass needs a detector registry; none was given")
-    detector = ctx.detectors.get(pass_cfg["model"])
+    detector = _load(ctx.detectors, pass_cfg["model"])
     classes = [c.strip() for c in pass_cfg.get("classes", "").split(",") if c.strip()]
+    # The score the detector really uses: YOLO never runs below its floor (0 = thousands).
+    used = max(float(pass_cfg["confidence"]), float(getattr(detector, "min_confidence", 0.0)))
+    ctx.record.ran["confidence"] = used
     started = time.perf_counter()
     found = detector.detect(image, pass_cfg["confidence"], classes)
     ctx.record.ran["detect_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return found
 
 
-def _nothing_found(found: Sequence[Detection], cfg: Mapping[str, Any]) -> str:
+def _load(registry: Any, name: str) -> Any:
+    """The loaded detector; a failure names the model file and the reason (UI, log, API)."""
+    try:
+        return registry.get(name)
+    except UnknownDetectorError:
+        raise
+    except DetectorError as exc:
+        path = getattr(_entry(registry, name), "path", None)
+        if name in str(exc) and (path is None or str(path) in str(exc)):
+            raise  # already names the model and its file
+        where = f" ({path})" if path and str(path) not in str(exc) else ""
+        raise DetectorError(f"detector {name!r}{where} could not be loaded: {exc}") from exc
+
+
+def _entry(registry: Any, name: str) -> Any:
+    try:
+        return registry.entry(name)
+    except Exception:  # a registry without entries (tests, other hosts): no file to name
+        return None
+
+
+def _nothing_found(found: Sequence[Detection], ran: Mapping[str, Any]) -> str:
     if not found:
-        return f"no regions found: nothing detected at confidence ≥ {cfg['confidence']}"
+        return f"no regions found: nothing detected at confidence ≥ {ran['confidence']:g}"
     return f"no regions found: {len(found)} detections, none left after the area/top-k/mask steps"
 
 
@@ -192,7 +224,10 @@ def _inpaint(
         groups.setdefault(job.denoise, []).append(job)
     outputs: dict[int, Image.Image] = {}
     for denoise, group in sorted(groups.items()):
-        settings = ctx.settings(cfg, size[0], size[1], denoise=denoise, mask_blur=0)
+        settings = ctx.settings(
+            cfg, size[0], size[1], denoise=denoise, mask_blur=0,
+            inpaint_fill=cfg["masked_content"],
+        )  # fmt: skip
         items = [_item(image, job, size) for job in group]
         for job, result in zip(group, ctx.img2img(settings, items), strict=True):
             outputs[job.index] = result
@@ -202,15 +237,17 @@ def _inpaint(
 
 
 def _item(image: Image.Image, job: RegionJob, size: tuple[int, int]) -> Img2ImgItem:
-    """The crop at the processing size, re-diffused whole, with no host mask.
+    """The crop at the processing size, with its region's feathered mask as the latent mask.
 
-    Both hosts hold ONE mask per img2img job, so regions with their own masks would cost one
-    job each — the per-face cost this pass exists to avoid. The crop's context is re-diffused
-    too, but only the feathered mask is pasted back (ours, the same on every host), so the
-    pixels outside it are untouched either way.
+    The host rounds the mask at latent resolution (as its inpaint tab does), so the context
+    held fixed is what lies outside the region; the feathered mask is also what is pasted
+    back (ours, the same on every host), so pixels outside it stay untouched either way.
     """
     crop = image.crop(job.box).resize(size, Image.LANCZOS)
-    return Img2ImgItem(crop, job.seed, job.prompt, job.negative)
+    x0, y0, x1, y1 = job.box
+    alpha = job.alpha[y0:y1, x0:x1] if job.alpha.shape[:2] != (y1 - y0, x1 - x0) else job.alpha
+    mask = Image.fromarray(np.rint(np.clip(alpha, 0, 1) * 255).astype(np.uint8), "L")
+    return Img2ImgItem(crop, job.seed, job.prompt, job.negative, mask.resize(size, Image.BILINEAR))
 
 
 def _record(ctx: StageContext, jobs: Sequence[RegionJob], size: tuple[int, int], settings: Any):

@@ -155,12 +155,20 @@ def enhance(
         for stage in build_stages(config):
             result.image, record = run_stage(host, stage, job, result.image, detectors)
             result.records.append(record)
+            if record.status in ("failed", "interrupted"):
+                result.warnings.append(failure_warning(record))
             if record.status == "interrupted":
                 break
     applied = any(r.status == "ok" for r in result.records)
     if config["qa"]["enabled"] and applied and not result.interrupted:
         result.qa = assess_result(job.image, result, config)
     return result
+
+
+def failure_warning(record: StageRecord) -> str:
+    """What the user is told about a stage that did not apply (UI comment, infotext, API)."""
+    what = "was interrupted" if record.status == "interrupted" else "failed"
+    return f"{record.name} {what}, kept the image from before it: {record.error}"
 
 
 def assess_result(

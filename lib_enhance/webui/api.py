@@ -47,7 +47,10 @@ def enhance_entry(payload: Mapping[str, Any]) -> tuple[str, Any] | None:
 
 
 def check_payload(
-    payload: Any, is_txt2img: bool, names: cfgmod.HostNames | None
+    payload: Any,
+    is_txt2img: bool,
+    names: cfgmod.HostNames | None,
+    paths: list[Any] | None = None,
 ) -> cfgmod.ConfigError | None:
     """The problems with the Enhance part of a txt2img/img2img request body, or None."""
     if not isinstance(payload, Mapping):
@@ -63,9 +66,17 @@ def check_payload(
     if not isinstance(args, list):
         return cfgmod.ConfigError([cfgmod.Problem(where + ".args", args, "a list")])
     try:
-        controller.check(args, names, is_txt2img)
+        enabled, config = controller.check(args, names, is_txt2img, paths)
     except cfgmod.ConfigError as exc:
         return exc
+    if enabled and not cfgmod.any_stage_enabled(config):
+        # asked for Enhance, but it would return the image untouched with a 200
+        sent = args[1] if len(args) > 1 and isinstance(args[0], bool) else args[0]
+        return cfgmod.ConfigError([cfgmod.Problem(
+            "args[1]" if isinstance(args[0], bool) else "args[0]", sent,
+            "settings with at least one stage on: hires.enabled, tiles.enabled or a detail pass",
+            "Enhance is on but has nothing to run",
+        )])  # fmt: skip
     return None
 
 
@@ -128,7 +139,11 @@ async def _send_json(send: Any, status: int, body: Any) -> None:
     await send({"type": "http.response.body", "body": data})
 
 
-def guard_routes(app: Any, names: Callable[[], cfgmod.HostNames | None]) -> list[Any]:
+def guard_routes(
+    app: Any,
+    names: Callable[[], cfgmod.HostNames | None],
+    paths: Callable[[], list[Any] | None] = lambda: None,
+) -> list[Any]:
     """Wrap the host's txt2img/img2img routes in place; returns the routes wrapped.
 
     Idempotent (Reload UI calls on_app_started again with the same app).
@@ -140,7 +155,9 @@ def guard_routes(app: Any, names: Callable[[], cfgmod.HostNames | None]) -> list
             continue
         if not getattr(route.app, "enhance_guard", False):
             is_txt2img = GUARDED[path]
-            route.app = guard(route.app, lambda body, t=is_txt2img: check_payload(body, t, names()))
+            route.app = guard(
+                route.app, lambda body, t=is_txt2img: check_payload(body, t, names(), paths())
+            )
         done.append(route)
     return done
 
@@ -158,12 +175,15 @@ class Service:
     """enhance(image, config, prompt=, negative_prompt=, seed=, steps=, sampler=, scheduler=,
     cfg=) -> pipeline.EnhanceResult"""
     allow_paths: Callable[[], bool] = lambda: False
+    paths: Callable[[], list[Any] | None] = lambda: None
+    """The settings behind the UI controls' positions in the script args (positional clients)."""
 
 
 REQUEST_KEYS = {
     "image": "base64 PNG/JPEG (a data: URL is fine)",
     "path": "a file on the server (only with --enhance-allow-api-paths)",
-    "config": "the Enhance config object (see /enhance/v1/schema)",
+    "settings": "the Enhance settings object, or JSON text of one (see /enhance/v1/schema)",
+    "config": "the same as settings (an older name)",
     "prompt": "string",
     "negative_prompt": "string",
     "seed": "integer",
@@ -217,7 +237,7 @@ def handle_enhance(payload: Any, service: Service) -> dict[str, Any]:
         if key not in REQUEST_KEYS:
             raise _problem(str(key), key, "keys " + ", ".join(REQUEST_KEYS), "unknown key")
     try:
-        config = cfgmod.validate(payload.get("config") or {}, service.names())
+        config = cfgmod.validate(controller.request_settings(payload), service.names())
         problems = controller.context_problems(config, is_txt2img=False)
         if problems:
             raise cfgmod.ConfigError(problems)
@@ -236,7 +256,7 @@ def handle_enhance(payload: Any, service: Service) -> dict[str, Any]:
     result = service.enhance(image, config, **job)
     return {
         "image": encode_image(result.image),
-        "info": to_infotext(config, result.ran),
+        "info": to_infotext(config, result.ran, result.warnings),
         "ran": result.ran,
         "qa": result.qa,
         "warnings": result.warnings,
@@ -291,7 +311,7 @@ def install(app: Any, service: Service, batch: Callable[[], Any] | None = None) 
     `batch` gives the folder-batch job service; its routes get the same auth and the same
     `--enhance-allow-api-paths` switch as ours.
     """
-    guarded = guard_routes(app, service.names)
+    guarded = guard_routes(app, service.names, service.paths)
     if not guarded:
         log.info("Enhance: host API not enabled (--api); no Enhance API routes added")
         return

@@ -14,6 +14,7 @@ from typing import Any
 from ..batch.queue import QueueUnavailable
 from ..batch.service import BatchBusyError, BatchService
 from ..spec import config as cfgmod
+from . import controller
 
 PATHS_FLAG = "--enhance-allow-api-paths"
 PATHS_REFUSED = (
@@ -22,7 +23,8 @@ PATHS_REFUSED = (
 )
 
 
-REQUEST_KEYS = ("input_dir", "output_dir", "config", "resume", "local")
+REQUEST_KEYS = ("input_dir", "output_dir", "settings", "config", "resume", "local")
+"""`settings` is the documented name of the Enhance settings; `config` is kept as an alias."""
 LOCAL_HINT = 'send "local": true to run this batch on this server only'
 
 
@@ -39,7 +41,8 @@ def _request(payload: Any) -> tuple[str, str, Any, bool, bool]:
     resume, local = payload.get("resume", False), payload.get("local", False)
     if not isinstance(resume, bool) or not isinstance(local, bool):
         raise ValueError("resume and local must be true or false")
-    config = payload.get("config")
+    given = payload.get("settings", payload.get("config"))
+    config = None if given is None else controller.request_settings(payload)
     if config is None and not resume:
         config = {}
     return src, dst, config, resume, local

@@ -11,21 +11,19 @@ No `modules.*` import: the host adapter is handed in as a factory.
 from __future__ import annotations
 
 import copy
+import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..spec import config as cfgmod
-from ..spec import presets
+from ..spec import infotext, presets
 from ..spec.config import is_same
-from ..spec.infotext import INFOTEXT_KEY, to_infotext
 from ..stages import pipeline
-from . import preview, settings
+from . import accordion, preview, settings
 
 log = logging.getLogger("enhance")
-
-_ABSENT = object()
 
 INNER_FLAG = "_enhance_inner"
 """Set on the nested jobs we create; every callback returns at once when it sees it."""
@@ -37,21 +35,74 @@ HIRES_FIELDS = (
 )  # fmt: skip
 
 
-def parse_args(args: Sequence[Any]) -> tuple[bool, Any]:
-    """`[enabled, config_dict]` from the UI or API; a bare `[{...}]` means enabled.
+SETTINGS_ALLOWED = "an object of Enhance settings, or JSON text of one (see /enhance/v1/schema)"
 
-    The API keeps UI defaults for positions it does not send, so the dict is the first dict
-    found, and a leading dict means "on".
+
+def _short(value: Any) -> Any:
+    return value[:60] + "…" if isinstance(value, str) and len(value) > 60 else value
+
+
+def settings_arg(value: Any, where: str) -> dict[str, Any]:
+    """The settings a client sent at `where`: an object, or JSON text of one (some clients
+    serialise nested objects to text). Anything else is a ConfigError naming `where`."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    hint = ""
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError as exc:
+            hint = f"not valid JSON: {exc}"
+        else:
+            if isinstance(parsed, Mapping):
+                return dict(parsed)
+            hint = f"JSON text of a {type(parsed).__name__}, not of an object"
+    raise cfgmod.ConfigError([cfgmod.Problem(where, _short(value), SETTINGS_ALLOWED, hint)])
+
+
+SETTINGS_KEYS = ("settings", "config")
+"""The documented name first; `config` is what early builds took."""
+
+
+def request_settings(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings of a request body: `settings` (or `config`), an object or JSON text."""
+    given = [k for k in SETTINGS_KEYS if k in payload]
+    if len(given) > 1:
+        raise cfgmod.ConfigError(
+            [cfgmod.Problem("config", "both settings and config", "one of them (the same thing)")]
+        )
+    if not given or payload[given[0]] is None:
+        return {}
+    return settings_arg(payload[given[0]], given[0])
+
+
+def parse_args(args: Sequence[Any], paths: Sequence[Any] | None = None) -> tuple[bool, Any]:
+    """(enabled, settings dict or None) from the script args, in any of the shapes sent:
+
+    - `[enabled, {settings}]` / `[enabled, "<JSON text>"]` (the API; the host fills the other
+      positions with the controls' defaults, ignored here);
+    - `[{settings}]` / `["<JSON text>"]`: settings alone mean "on";
+    - `[enabled, None, *controls]`: the UI (and any client sending positions), read with
+      `paths` (`accordion.layout`);
+    - `[enabled]`: the defaults.
     """
     args = list(args or ())
     if not args:
         return False, None
-    enabled = args[0] if isinstance(args[0], bool) else isinstance(args[0], Mapping)
-    raw = next((a for a in args if isinstance(a, Mapping)), None)
-    if not isinstance(args[0], (bool, Mapping)):
-        bad = cfgmod.Problem("args[0]", args[0], "true or false (the enable switch) or an object")
-        raise cfgmod.ConfigError([bad])
-    return enabled, raw
+    first = args[0]
+    if isinstance(first, bool):
+        slot = args[1] if len(args) > 1 else None
+        if slot is not None:
+            return first, settings_arg(slot, "args[1]")
+        if paths and len(args) > 2:
+            return first, accordion.settings_from_values(paths, args[2 : 2 + len(paths)])
+        return first, None
+    if isinstance(first, Mapping) or (isinstance(first, str) and first.lstrip()[:1] == "{"):
+        return True, settings_arg(first, "args[0]")
+    bad = cfgmod.Problem(
+        "args[0]", _short(first), "true or false (the enable switch), or " + SETTINGS_ALLOWED
+    )
+    raise cfgmod.ConfigError([bad])
 
 
 def context_problems(config: Mapping[str, Any], is_txt2img: bool) -> list[cfgmod.Problem]:
@@ -67,9 +118,14 @@ def context_problems(config: Mapping[str, Any], is_txt2img: bool) -> list[cfgmod
     return []
 
 
-def check(args: Sequence[Any], names: cfgmod.HostNames | None, is_txt2img: bool) -> Any:
+def check(
+    args: Sequence[Any],
+    names: cfgmod.HostNames | None,
+    is_txt2img: bool,
+    paths: Sequence[Any] | None = None,
+) -> Any:
     """Validate script args; returns (enabled, full config); raises ConfigError."""
-    enabled, raw = parse_args(args)
+    enabled, raw = parse_args(args, paths)
     config = cfgmod.validate(raw, names)
     problems = context_problems(config, is_txt2img) if enabled else []
     if problems:
@@ -89,7 +145,10 @@ class Run:
     warnings: list[str] = field(default_factory=list)
     detectors: Any = None
     images: int = 0
-    infotext_before: Any = None
+    params_before: dict[str, Any] = field(default_factory=dict)
+    """Enhance's infotext keys as `p` had them before (img2img of an enhanced image)."""
+    keys: list[str] = field(default_factory=list)
+    """The infotext keys this run set on `p` (one image's worth at a time)."""
     previews: list[Any] = field(default_factory=list)
 
 
@@ -110,6 +169,8 @@ class Controller:
         self.option = option
         self.forge = forge
         self.runs: dict[int, Run] = {}
+        self.paths: list[Any] | None = None
+        """The settings behind the controls `ui()` returned (`accordion.layout`)."""
 
     # -------------------------------------------------------------- process
 
@@ -119,25 +180,30 @@ class Controller:
         self.runs.pop(id(p), None)
         is_txt2img = hasattr(p, "enable_hr")
         try:
-            enabled, config = check(args, self.names(), is_txt2img)
+            enabled, config = check(args, self.names(), is_txt2img, self.paths)
         except cfgmod.ConfigError as exc:
             log.error("Enhance: not run, invalid arguments: %s", exc)
+            _comment(p, f"not run, invalid settings: {exc}")
             return
-        if not enabled or not cfgmod.any_stage_enabled(config):
+        if not enabled:
+            return
+        if not cfgmod.any_stage_enabled(config):
+            _comment(p, "on, but no stage is enabled: nothing was done")
             return
         saved = {}
         run = Run(copy.deepcopy(config), None, _only_masked(p), saved)
-        run.infotext_before = p.extra_generation_params.get(INFOTEXT_KEY, _ABSENT)
+        run.params_before = {k: v for k, v in p.extra_generation_params.items() if _enhance_key(k)}
         run.warnings = presets.warnings(config)
         if config["hires"]["enabled"] and is_txt2img:
             self._hires_on_txt2img(p, run)
         for text in run.warnings:
             log.warning("Enhance: %s", text)
+            _comment(p, text)
         run.host = self.host_factory(p)
         if any(p_["enabled"] for p_ in run.config["detail"]):
             run.detectors = self.detectors()
         self.runs[id(p)] = run
-        p.extra_generation_params[INFOTEXT_KEY] = self._infotext(config, run, None)
+        self._set_infotext(p, run, config, None)
 
     def _hires_on_txt2img(self, p: Any, run: Run) -> None:
         """The host's own Hires.fix: keep it (warn) or drive it for a latent upscaler."""
@@ -209,8 +275,10 @@ class Controller:
         with run.host.keep_params_txt():
             result = pipeline.enhance(run.host, run.config, job, run.detectors)
         run.images += 1
-        text = self._infotext(self._user_config(p, run), run, result)
-        p.extra_generation_params[INFOTEXT_KEY] = text
+        fields = self._set_infotext(p, run, self._user_config(p, run), result)
+        for text in result.warnings:
+            _comment(p, text)
+        text = infotext.join(fields)
         if self.option(settings.SAVE_BEFORE, False):
             run.host.save_extra(before, p, index, text, "-before-enhance")
         if self.option(settings.PREVIEW, False):
@@ -226,7 +294,10 @@ class Controller:
                 info = f"Enhance detection preview: {record.name}"
                 run.host.save_extra(image, p, index, info, "-enhance-preview")
 
-    def _infotext(self, config: Mapping[str, Any], run: Run, result: Any) -> str:
+    def _set_infotext(
+        self, p: Any, run: Run, config: Mapping[str, Any], result: Any
+    ) -> dict[str, str]:
+        """This image's Enhance fields on `p` (the host writes the infotext when it saves)."""
         ran = dict(run.ran)
         warnings = list(run.warnings)
         if result is not None:
@@ -236,9 +307,15 @@ class Controller:
             for entry in ran.values():
                 if isinstance(entry, dict) and entry.get("checkpoint") in hashes:
                     entry["checkpoint_hash"] = hashes[entry["checkpoint"]]
-        if warnings:
-            ran["warnings"] = warnings
-        return to_infotext(config, ran or None)
+        fields = infotext.fields(config, ran, warnings)
+        params = p.extra_generation_params
+        for key in run.keys:
+            params.pop(key, None)
+        for key in [k for k in params if _enhance_key(k)]:
+            del params[key]  # an input image's own Enhance fields: this run's replace them
+        params.update(fields)
+        run.keys = list(fields)
+        return fields
 
     def _user_config(self, p: Any, run: Run) -> Mapping[str, Any]:
         """The settings as the user gave them (the hires we handed to the host included)."""
@@ -265,10 +342,9 @@ class Controller:
             processed.infotexts += ["Enhance detection preview"] * len(run.previews)
         for key, value in run.saved.items():
             setattr(p, key, value)
-        # A new dict without our key: the Processed the host returns keeps the old one.
-        params = {k: v for k, v in p.extra_generation_params.items() if k != INFOTEXT_KEY}
-        if run.infotext_before is not _ABSENT:
-            params[INFOTEXT_KEY] = run.infotext_before
+        # A new dict without our keys: the Processed the host returns keeps the old one.
+        params = {k: v for k, v in p.extra_generation_params.items() if not _enhance_key(k)}
+        params.update(run.params_before)
         p.extra_generation_params = params
         hires = run.ran.get("hires", {})
         if hires.get("via") and not is_same(hires.get("checkpoint")):
@@ -276,6 +352,19 @@ class Controller:
                 run.host.restore_checkpoint()
             except Exception as exc:
                 log.error("Enhance: could not reload your checkpoint: %s", exc)
+
+
+def _enhance_key(key: Any) -> bool:
+    return isinstance(key, str) and (
+        key == infotext.INFOTEXT_KEY or key.startswith(infotext.PREFIX)
+    )
+
+
+def _comment(p: Any, text: str) -> None:
+    """A line under the result in the UI (the host's per-job comments, `Processed.comments`)."""
+    comment = getattr(p, "comment", None)
+    if callable(comment):
+        comment(f"Enhance: {text}")
 
 
 def _only_masked(p: Any) -> bool:

@@ -23,6 +23,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import numpy as np
 from modules import processing, sd_models, sd_samplers, shared
 from PIL import Image
 
@@ -242,7 +243,9 @@ class WebUIHost:
         try:
             out = found.scaler.upscale(image, scale, found.data_path) if scale > 1 else image
         except Exception as exc:
-            raise HostError(f"upscaler {upscaler!r} failed: {exc}") from exc
+            path = str(getattr(found, "local_data_path", None) or found.data_path or "")
+            where = f" ({path})" if path and os.path.isfile(path) else ""
+            raise HostError(f"upscaler {upscaler!r}{where} failed: {exc}") from exc
         if out.size != (width, height):
             out = out.resize((width, height), Image.LANCZOS)
         return out.convert("RGB")
@@ -250,14 +253,9 @@ class WebUIHost:
     # ------------------------------------------------------------------ img2img
 
     def img2img(self, settings: PassSettings, items: Sequence[Img2ImgItem]) -> list[Image.Image]:
-        """One nested job per distinct mask (the host has one mask per job); usually one."""
-        out: list[Image.Image | None] = [None] * len(items)
-        for indices in _group_by_mask(items):
-            self._check_stop(settings.label or "img2img")
-            group = [items[i] for i in indices]
-            for i, image in zip(indices, self._run(settings, group), strict=True):
-                out[i] = image
-        return [im for im in out if im is not None]
+        """ONE nested job for all items; items with masks each get their own latent mask."""
+        self._check_stop(settings.label or "img2img")
+        return self._run(settings, items)
 
     def _run(self, settings: PassSettings, items: Sequence[Img2ImgItem]) -> list[Image.Image]:
         p2 = self._nested_job(settings, items)
@@ -283,6 +281,20 @@ class WebUIHost:
         p = self.p
         opts = shared.opts
         overrides = {**NESTED_OPTIONS, **self._pinned}
+        masks = _item_masks(items)
+        fill = INPAINT_FILL.get(settings.inpaint_fill, 1)
+        inits = [it.image.convert("RGB") for it in items]
+        if masks is not None:
+            cls = per_item_mask_class(cls)
+            # We paste back through our own feathered masks; the host's overlay would use one
+            # mask for every item.
+            overrides["overlay_inpaint"] = False
+            if fill == INPAINT_FILL["fill"]:  # in pixels, before encoding, as the host does
+                from modules import masking
+
+                inits = [
+                    masking.fill(im, m).convert("RGB") for im, m in zip(inits, masks, strict=True)
+                ]
         if self.forge:  # Forge swaps through main_entry; an override would reload per job
             overrides.pop("sd_model_checkpoint", None)
         values: dict[str, Any] = {
@@ -309,12 +321,12 @@ class WebUIHost:
             "extra_generation_params": {},
             "override_settings": overrides,
             "override_settings_restore_afterwards": True,
-            "init_images": [it.image.convert("RGB") for it in items],
+            "init_images": inits,
             "resize_mode": 0,
             "denoising_strength": float(settings.denoise),
-            "mask": items[0].mask,
+            "mask": None if masks is None else _union(masks),
             "mask_blur": int(settings.mask_blur),
-            "inpainting_fill": INPAINT_FILL.get(settings.inpaint_fill, 1),
+            "inpainting_fill": fill if masks is None else INPAINT_FILL["original"],
             "inpaint_full_res": False,
             "inpaint_full_res_padding": 0,
             "inpainting_mask_invert": 0,
@@ -323,6 +335,9 @@ class WebUIHost:
         fields = cls.__dataclass_fields__
         p2 = cls(**{k: v for k, v in values.items() if k in fields and fields[k].init})
         p2._enhance_inner = True
+        if masks is not None:
+            p2.enhance_item_masks = masks
+            p2.enhance_fill = fill
         p2.cached_c = [None, None]
         p2.cached_uc = [None, None]
         if p is not None:
@@ -396,12 +411,97 @@ def _stem(filename: str) -> str:
     return os.path.splitext(os.path.basename(filename or ""))[0]
 
 
-def _group_by_mask(items: Sequence[Img2ImgItem]) -> list[list[int]]:
-    groups: dict[Any, list[int]] = {}
-    for i, item in enumerate(items):
-        key = None if item.mask is None else (item.mask.size, item.mask.convert("L").tobytes())
-        groups.setdefault(key, []).append(i)
-    return list(groups.values())
+def _item_masks(items: Sequence[Img2ImgItem]) -> list[Image.Image] | None:
+    """One L mask per item (an item without one is re-diffused whole), or None: no masks."""
+    if all(it.mask is None for it in items):
+        return None
+    return [
+        Image.new("L", it.image.size, 255) if it.mask is None else it.mask.convert("L")
+        for it in items
+    ]
+
+
+def _union(masks: Sequence[Image.Image]) -> Image.Image:
+    """What the host's own single-mask bookkeeping gets (its overlay is off for these jobs)."""
+    out = np.asarray(masks[0], np.uint8)
+    for mask in masks[1:]:
+        out = np.maximum(out, np.asarray(mask.resize(masks[0].size), np.uint8))
+    return Image.fromarray(out, "L")
+
+
+def _like(reference: Any, array: np.ndarray) -> Any:
+    """`array` in the host's own representation of `reference` (a torch tensor: same dtype and
+    device)."""
+    if hasattr(reference, "new_tensor"):
+        return reference.new_tensor(array)
+    return np.asarray(array, dtype=getattr(reference, "dtype", np.float32))
+
+
+def _mask_rows(masks: Sequence[Image.Image], size: tuple[int, int], channels: int, rnd: bool):
+    """Per item, the mask as the host makes its latent mask: resized, 0..1, rounded, C rows."""
+    rows = []
+    for mask in masks:
+        row = np.asarray(mask.convert("RGB").resize(size), np.float32)[..., 0] / 255
+        if rnd:
+            row = np.around(row)
+        rows.append(np.tile(row[None], (channels, 1, 1)))
+    return np.stack(rows)
+
+
+class ItemMasks:
+    """Mixed into the host's img2img job class: every batch item gets its own latent mask.
+
+    The host builds `p.mask` / `p.nmask` — what its sampler holds fixed at every step and
+    blends at the end (A1111 and Forge `sd_samplers_cfg_denoiser`, `Img2Img.sample`) — from ONE
+    `image_mask`, broadcast over the batch. After the host's own `init` they are rebuilt here
+    with one row per item, the way the host builds its one (resized to the latent, rounded),
+    and the masked content is applied per item; inpainting models get per-item masks in their
+    conditioning too. Everything else is the host's own code.
+    """
+
+    enhance_item_masks: list[Image.Image] | None = None
+    enhance_fill: int = 1
+
+    def init(self, all_prompts: Any, all_seeds: Any, all_subseeds: Any) -> None:
+        super().init(all_prompts, all_seeds, all_subseeds)  # type: ignore[misc]
+        masks = self.enhance_item_masks
+        latent = getattr(self, "init_latent", None)
+        if not masks or latent is None or getattr(self, "mask", None) is None:
+            return
+        size = (int(latent.shape[3]), int(latent.shape[2]))
+        rnd = bool(getattr(self, "mask_round", True))
+        nmask = _mask_rows(masks, size, int(latent.shape[1]), rnd)
+        self.nmask = _like(self.nmask, nmask)
+        self.mask = _like(self.mask, 1.0 - nmask)
+        if self.enhance_fill == INPAINT_FILL["latent noise"]:
+            noise = processing.create_random_tensors(latent.shape[1:], all_seeds[: latent.shape[0]])
+            self.init_latent = latent * self.mask + noise * self.nmask
+        elif self.enhance_fill == INPAINT_FILL["latent nothing"]:
+            self.init_latent = latent * self.mask
+
+    def img2img_image_conditioning(
+        self, source_image: Any, latent_image: Any, image_mask: Any = None, round_image_mask=True
+    ) -> Any:
+        masks = self.enhance_item_masks
+        if masks and image_mask is not None and hasattr(source_image, "shape"):
+            size = (int(source_image.shape[-1]), int(source_image.shape[-2]))
+            rows = _mask_rows(masks, size, 1, bool(round_image_mask))
+            image_mask = _like(source_image, rows)
+        return super().img2img_image_conditioning(  # type: ignore[misc]
+            source_image, latent_image, image_mask, round_image_mask
+        )
+
+
+_MASKED: dict[type, type] = {}
+
+
+def per_item_mask_class(base: type) -> type:
+    """The host's img2img job class with `ItemMasks` mixed in (made once per class)."""
+    cls = _MASKED.get(base)
+    if cls is None:
+        cls = type(base.__name__, (ItemMasks, base), {"__module__": __name__})
+        _MASKED[base] = cls
+    return cls
 
 
 def _restore_options(saved: dict[str, Any]) -> None:

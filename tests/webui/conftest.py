@@ -61,19 +61,17 @@ class WebUI:
         )
         self.blocks = []
         if gradio_ui:  # the host imports its gradio patches (tooltip=) at start-up
-            import gradio as gr
-
             name = "gradio_extensions" if self.forge else "gradio_extensons"
             __import__(f"modules.{name}")
-        for runner in (self.scripts.scripts_txt2img, self.scripts.scripts_img2img):
-            for script in runner.alwayson_scripts:
-                if getattr(script, "is_enhance", False) and not gradio_ui:
-                    script.ui = lambda is_img2img: [_Stub(False), _Stub({})]
-            if gradio_ui:
-                with gr.Blocks() as block:
-                    runner.setup_ui()
-                self.blocks.append(block)
-            else:
+            from modules import ui
+
+            self.demo = ui.create_ui()
+            self.blocks = list(self.demo.tab_interfaces)
+        else:
+            for runner in (self.scripts.scripts_txt2img, self.scripts.scripts_img2img):
+                for script in runner.alwayson_scripts:
+                    if getattr(script, "is_enhance", False):
+                        script.ui = _stub_ui(script)
                 runner.setup_ui()
         self.sd_models.LOADS.clear()
 
@@ -138,6 +136,19 @@ class WebUI:
 
     def inner_calls(self) -> list[dict]:
         return [c for c in self.processing.CALLS if c["inner"]]
+
+
+def _stub_ui(script: Any) -> Any:
+    """The controls' defaults in `ui()`'s layout, without gradio."""
+    from lib_enhance.webui import accordion
+
+    paths = accordion.layout(2)
+
+    def ui(is_img2img: bool) -> list[Any]:
+        script.controller.paths = paths
+        return [_Stub(False), _Stub(None), *[_Stub(accordion.ui_default(p)) for p in paths]]
+
+    return ui
 
 
 class _Stub:

@@ -136,7 +136,7 @@ def test_enhance_route_logic():
             "config": {"hires": {"enabled": True, "upscaler": "Lanczos"}}}  # fmt: skip
     out = api.handle_enhance(body, _service(calls))
     assert calls == [((8, 8), True, {"prompt": "p", "seed": 5})]
-    assert out["info"].startswith("{") and out["image"]
+    assert out["info"].startswith("Enhance: hires, Enhance hires enabled: True, ") and out["image"]
 
 
 @pytest.mark.parametrize(

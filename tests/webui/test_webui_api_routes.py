@@ -119,10 +119,19 @@ def img2img_body(args: Any, entry: Any = None, **fields: Any) -> dict:
     return {**body, **fields}
 
 
-def enhance_record(infotext: str) -> dict:
+def enhance_record(text: str) -> dict:
+    """Enhance's fields of an infotext: settings, one line per stage, warnings."""
     from modules import infotext_utils
 
-    return json.loads(infotext_utils.parse_generation_parameters(infotext)["Enhance"])
+    from lib_enhance.spec import infotext
+
+    return infotext.summary(infotext_utils.parse_generation_parameters(text))
+
+
+def status(line: str) -> str:
+    from lib_enhance.spec import infotext
+
+    return infotext.status_of(line)
 
 
 def expected_hires(seed: int, size: tuple[int, int], code: int) -> Image.Image:
@@ -159,10 +168,22 @@ def test_routes_are_guarded_and_added_after_the_hosts(server):
     guarded = {r.path: getattr(r.app, "enhance_guard", False) for r in server.client.app.routes
                if getattr(r, "path", "").startswith("/sdapi/")}  # fmt: skip
     assert guarded == {p: p in ("/sdapi/v1/txt2img", "/sdapi/v1/img2img") for p in guarded}
-    # the Api called ui() again for its defaults: the args layout is [enabled, dict]
+    # the Api called ui() again for its defaults: [enabled, settings slot, *controls]
+    from lib_enhance.webui import accordion
+
     script = server.webui.enhance_script()
     defaults = server.api.default_script_arg_txt2img[script.args_from : script.args_to]
-    assert defaults == [False, {}]
+    paths = accordion.layout(2)
+    assert defaults[:2] == [False, None] and len(defaults) == 2 + len(paths)
+    from_controls = accordion.settings_from_values(paths, defaults[2:])
+    assert cfgmod.validate(from_controls) == cfgmod.defaults()
+    # /sdapi/v1/script-info lists every position, labelled as the page labels it
+    info = server.client.get("/sdapi/v1/script-info").json()
+    ours = next(s for s in info if s["name"] == "enhance" and not s["is_img2img"])
+    labels = [a["label"] for a in ours["args"]]
+    assert labels[0] == "Enhance" and labels[1] == ""
+    assert labels[2:] == [accordion.ui_label(p) for p in paths]
+    assert len(set(labels[2:])) == len(paths)  # one ui-config.json key each
     assert "enhance" in server.client.get("/sdapi/v1/scripts").json()["txt2img"]
 
 
@@ -213,9 +234,9 @@ def test_txt2img_with_enhance_returns_the_enhanced_image(server):
     info = json.loads(body["info"])
     record = enhance_record(info["infotexts"][0])
     assert record["config"]["hires"]["checkpoint"] == "other.safetensors"
-    hires = record["ran"]["hires"]
-    assert hires["status"] == "ok" and hires["checkpoint"] == "other.safetensors"
-    assert hires["checkpoint_hash"] == other.split("[")[1].rstrip("]")
+    hires = record["stages"]["hires"]
+    assert status(hires) == "ok" and "other.safetensors [" in hires
+    assert other.split("[")[1].rstrip("]") in hires
     assert "Enhance: " in image.info["parameters"]  # the PNG the client got carries it too
     assert body["parameters"]["alwayson_scripts"]["Enhance"]["args"][1] == HIRES
 
@@ -266,6 +287,15 @@ INVALID = [
     ("args not a list", None, {"args": {"hires": {"enabled": True}}},
      "alwayson_scripts.Enhance.args", {"hires": {"enabled": True}}, "a list"),
     ("entry not an object", None, [True, {}], "alwayson_scripts.Enhance", [True, {}], "args"),
+    ("truncated JSON text", [True, '{"hires": {"enabled": true'], None,
+     "args[1]", '{"hires": {"enabled": true', "JSON text"),
+    ("JSON text of a list", [True, "[1, 2]"], None, "args[1]", "[1, 2]", "an object"),
+    ("settings not an object", [True, 5], None, "args[1]", 5, "an object"),
+    ("bare truncated JSON text", ['{"hires": '], None, "args[0]", '{"hires": ', "JSON text"),
+    ("JSON text with a typo", [True, '{"hires": {"denoisee": 0.3}}'], None,
+     "hires.denoisee", "denoisee", "denoise"),
+    ("on with nothing to run", [True, {"qa": {"enabled": True}}], None,
+     "args[1]", {"qa": {"enabled": True}}, "at least one stage"),
 ]  # fmt: skip
 
 
@@ -285,6 +315,69 @@ def test_invalid_args_get_422_and_nothing_is_generated(
     assert allowed in problem["allowed"] + problem["hint"]
     assert field in body["detail"] and str(value) in body["detail"]
     assert_nothing_generated(server)
+
+
+@pytest.mark.parametrize("route", ["txt2img", "img2img"])
+def test_settings_as_json_text_run_like_the_object(server, route):
+    """Clients that serialise nested objects send the settings as text: Enhance runs."""
+    make = txt2img_body if route == "txt2img" else img2img_body
+    for args in ([True, json.dumps(LANCZOS)], [json.dumps(LANCZOS)]):
+        response = server.post(f"/sdapi/v1/{route}", make(args))
+        assert response.status_code == 200, response.text
+        image = unb64(response.json()["images"][0])
+        assert image.size == ((128, 96) if route == "txt2img" else (64, 48))
+        assert "Enhance hires: Lanczos" in image.info["parameters"]
+
+
+def test_readme_examples_run_as_written(server, monkeypatch):
+    """Every JSON example of the README, posted as written, is answered as documented."""
+    import re
+
+    from modules import _checkpoints, sd_models
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the README's YOLO model cannot be fetched here
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf8")
+    blocks = [json.loads(b) for b in re.findall(r"```json\n(.*?)```", readme, re.S)]
+    txt2img = next(b for b in blocks if "alwayson_scripts" in b)
+    enhance = next(b for b in blocks if "image" in b)
+    # the host has the checkpoint the example names (title "stylish_v2.safetensors [1a2b3c4d5e]")
+    info = _checkpoints.CheckpointInfo("/models/Stable-diffusion/stylish_v2.safetensors")
+    info.shorthash = "1a2b3c4d5e"
+    info.title = f"{info.name} [{info.shorthash}]"
+    info.ids += [info.title, info.shorthash]
+    info.register(sd_models.checkpoints_list, sd_models.checkpoint_aliases)
+
+    if FLAVOUR == "forge":
+        txt2img["hr_additional_modules"] = []  # Forge's own API needs it (HOST_API.md §13)
+    response = server.post("/sdapi/v1/txt2img", txt2img)
+    assert response.status_code == 200, response.text
+    image = unb64(response.json()["images"][0])
+    assert image.size == (1024, 1536)
+    record = enhance_record(image.info["parameters"])
+    assert record["config"]["preset"] == "realistic"
+    assert "stylish_v2.safetensors [1a2b3c4d5e]" in record["stages"]["hires"]
+    # no detector runs in this venv: both detail passes are told, the image is kept
+    assert "detail 1 failed" in record["warnings"] and "detail 2 failed" in record["warnings"]
+    assert "hand_yolov8n.pt" in record["warnings"]
+
+    response = server.post("/enhance/v1/enhance", enhance)
+    assert response.status_code == 200, response.text
+    out = response.json()
+    assert unb64(out["image"]).size == (16, 16)
+    assert set(out) >= {"image", "info", "ran", "qa", "warnings"}
+    assert out["ran"]["hires"]["status"] == "ok" and out["warnings"] == []
+
+
+def test_enhance_route_tells_a_failure_and_returns_the_image(server):
+    source = Image.new("RGB", (32, 24), (90, 30, 10))
+    settings = {"hires": {**LANCZOS["hires"], "checkpoint": "broken.safetensors"}}
+    response = server.post("/enhance/v1/enhance", {"image": b64(source), "settings": settings})
+    assert response.status_code == 200, response.text
+    out = response.json()
+    assert unb64(out["image"]).convert("RGB").tobytes() == source.tobytes()  # kept as it was
+    assert out["ran"]["hires"]["status"] == "failed"
+    assert len(out["warnings"]) == 1 and "broken.safetensors" in out["warnings"][0]
+    assert "Enhance warnings: " in out["info"]
 
 
 def test_latent_upscaler_is_refused_on_img2img_only(server):
@@ -308,8 +401,10 @@ def test_failed_checkpoint_load_leaves_the_users_checkpoint(server):
     image = unb64(body["images"][0])
     assert image.size == (64, 48)  # the first pass: the hires stage failed, nothing half-done
     record = enhance_record(json.loads(body["info"])["infotexts"][0])
-    assert record["ran"]["hires"]["status"] == "failed"
-    assert "broken.safetensors" in record["ran"]["hires"]["error"]
+    assert status(record["stages"]["hires"]) == "failed"
+    assert "broken.safetensors" in record["stages"]["hires"]
+    # told where the user looks: the infotext's warnings (the API has no comments field)
+    assert "hires failed" in record["warnings"] and "broken.safetensors" in record["warnings"]
     assert webui.loaded_title() == base
     assert server.options()["sd_model_checkpoint"] == base
     assert webui.errors.REPORTS == []
@@ -331,7 +426,7 @@ def test_img2img_with_enhance(server):
     image = unb64(body["images"][0])
     assert image.size == (64, 48)
     record = enhance_record(json.loads(body["info"])["infotexts"][0])
-    assert record["ran"]["hires"]["status"] == "ok"
+    assert status(record["stages"]["hires"]) == "ok"
     assert body["parameters"]["init_images"] is None  # include_init_images=False, as the host
     inner = server.webui.inner_calls()
     assert len(inner) == 1 and inner[0]["size"] == (64, 48) and inner[0]["denoise"] == 0.3
@@ -414,14 +509,14 @@ def test_models_route(server):
 def test_enhance_route(server):
     webui = server.webui
     source = Image.new("RGB", (32, 24), (90, 30, 10))
-    body = {"image": b64(source), "config": LANCZOS, "prompt": "p", "seed": 5, "steps": 12}
+    body = {"image": b64(source), "settings": LANCZOS, "prompt": "p", "seed": 5, "steps": 12}
     response = server.post("/enhance/v1/enhance", body)
     assert response.status_code == 200, response.text
     out = response.json()
     image = unb64(out["image"])
     assert image.size == (64, 48)
     assert out["ran"]["hires"]["status"] == "ok"
-    assert json.loads(out["info"])["config"]["hires"]["upscaler"] == "Lanczos"
+    assert "Enhance hires upscaler: Lanczos" in out["info"] and out["warnings"] == []
     inner = webui.inner_calls()
     assert len(inner) == 1
     assert inner[0]["seeds"] == [5] and inner[0]["prompts"] == ["p"] and inner[0]["steps"] == 12
@@ -439,6 +534,8 @@ def test_enhance_route(server):
         ({"imgae": "AAAA"}, "imgae", "imgae"),
         ({"image": "not an image"}, "image", "not an image"),
         ({"image": "AAAA", "seed": "1"}, "seed", "1"),
+        ({"image": "AAAA", "settings": "{oops"}, "settings", "{oops"),
+        ({"image": "AAAA", "settings": {}, "config": {}}, "config", "both settings and config"),
     ],
 )  # fmt: skip
 def test_enhance_route_refuses_invalid_requests(server, body, field, value):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 from PIL import Image
 
@@ -13,7 +11,9 @@ HIRES = {"hires": {"enabled": True, "upscaler": "Lanczos", "scale": 2.0, "denois
 def record_of(info: str) -> dict:
     from modules import infotext_utils
 
-    return json.loads(infotext_utils.parse_generation_parameters(info)["Enhance"])
+    from lib_enhance.spec import infotext
+
+    return infotext.summary(infotext_utils.parse_generation_parameters(info))
 
 
 def source(w: int = 40, h: int = 32, colour=(10, 20, 30)) -> Image.Image:
@@ -97,7 +97,7 @@ def test_batch_tab_reuses_one_p_and_leaks_nothing(webui, tmp_path):
     for entry, grey in zip(saved, (10, 40, 70), strict=True):
         assert entry["size"] == (80, 64)
         assert entry["pixel"][0] == grey + 50 + 30
-        assert "hires" in record_of(entry["info"])["ran"]
+        assert "hires" in record_of(entry["info"])["stages"]
     inner = webui.inner_calls()
     assert len(inner) == 3 and all(c["batch"] == 1 for c in inner)
     assert {k: getattr(p, k) for k in before} == before
@@ -118,8 +118,10 @@ def test_state_from_one_file_never_reaches_the_next(webui, tmp_path):
     img2img.process_batch(p, str(folder), str(tmp_path / "out"), "", p.script_args)
     shared.state.end()
     infos = [s["info"] for s in webui.images.SAVED if s["suffix"] == ""]
-    seeds = [record_of(i)["ran"]["hires"] for i in infos]
-    assert len(seeds) == 2 and all(r["status"] == "ok" for r in seeds)
+    from lib_enhance.spec import infotext
+
+    lines = [record_of(i)["stages"]["hires"] for i in infos]
+    assert len(lines) == 2 and all(infotext.status_of(r) == "ok" for r in lines)
     assert "Enhance" not in p.extra_generation_params
 
 
@@ -140,7 +142,7 @@ def test_detection_preview_joins_the_gallery_and_is_saved(webui):
     config = {"detail": [{"model": "face (built-in)", "inpaint_size": 256}]}
     _p, processed = webui.img2img([True, config], photo, width=256, height=256)
     assert webui.errors.REPORTS == []
-    assert record_of(processed.infotexts[0])["ran"]["detail 1"]["regions"] == 1
+    assert " 1 regions" in record_of(processed.infotexts[0])["stages"]["detail 1"]
     result, drawn = processed.images
     assert processed.infotexts[1] == "Enhance detection preview"
     # the preview is the result with the face region tinted: it differs only around the face

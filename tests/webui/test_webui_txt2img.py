@@ -3,8 +3,6 @@ own Hires.fix for latent upscalers, and what is left on the host afterwards."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from PIL import Image
 
@@ -13,10 +11,18 @@ HIRES = {"hires": {"enabled": True, "upscaler": "R-ESRGAN 4x+", "scale": 2.0, "d
 
 
 def enhance_record(info: str) -> dict:
+    """What Enhance wrote into an infotext: settings, one line per stage, warnings."""
     from modules import infotext_utils
 
-    params = infotext_utils.parse_generation_parameters(info)
-    return json.loads(params["Enhance"])
+    from lib_enhance.spec import infotext
+
+    return infotext.summary(infotext_utils.parse_generation_parameters(info))
+
+
+def status(line: str) -> str:
+    from lib_enhance.spec import infotext
+
+    return infotext.status_of(line)
 
 
 def expected_hires(webui, seed: int, size: tuple[int, int], code: int) -> Image.Image:
@@ -69,10 +75,10 @@ def test_hires_with_checkpoint_swap_batch_2x2(webui):
     for entry in saved:
         record = enhance_record(entry["info"])
         assert record["config"]["hires"]["checkpoint"] == "other.safetensors"
-        hires = record["ran"]["hires"]
-        assert hires["status"] == "ok" and hires["checkpoint"] == "other.safetensors"
-        assert hires["checkpoint_hash"] == other.split("[")[1].rstrip("]")
-        assert hires["upscaler"] == "R-ESRGAN 4x+"
+        hires = record["stages"]["hires"]
+        assert status(hires) == "ok" and "other.safetensors [" in hires
+        assert other.split("[")[1].rstrip("]") in hires  # the hash of what was loaded
+        assert hires.startswith("R-ESRGAN 4x+ → ")
     assert processed.infotexts[1:] == [s["info"] for s in saved]
 
     # our own state is gone and p is as the user made it
@@ -112,7 +118,7 @@ def test_latent_upscaler_drives_the_hosts_hires_fix(webui, extra):
     if webui.forge:
         assert p.hr_additional_modules == []
     record = enhance_record(processed.infotexts[0])
-    assert record["ran"]["hires"]["via"] == "host Hires.fix"
+    assert "via host Hires.fix" in record["stages"]["hires"]
     assert webui.loaded_title() == webui.title("base.safetensors")
 
 
@@ -122,8 +128,9 @@ def test_own_hires_fix_on_warns_instead_of_upscaling_twice(webui, caplog):
     assert webui.inner_calls() == []
     assert processed.images[0].size == (128, 96)  # the host's hires only
     record = enhance_record(processed.infotexts[0])
-    assert "Hires.fix is on" in record["ran"]["warnings"][0]
-    assert record["ran"]["hires"]["status"] == "skipped"
+    assert "Hires.fix is on" in record["warnings"]
+    assert status(record["stages"]["hires"]) == "skipped"
+    assert "Hires.fix is on" in processed.comments  # shown under the result
     assert "Hires.fix is on" in caplog.text
 
 
@@ -153,7 +160,8 @@ def test_interrupt_during_a_pass_keeps_the_image_before_it(webui, monkeypatch):
     image = processed.images[0]
     assert image.size == (64, 48)  # the first pass, not a half-done hires
     record = enhance_record(processed.infotexts[0])
-    assert record["ran"]["hires"]["status"] == "interrupted"
+    assert status(record["stages"]["hires"]) == "interrupted"
+    assert "hires was interrupted" in record["warnings"]
     assert webui.loaded_title() == webui.title("base.safetensors")
 
 
@@ -162,7 +170,10 @@ def test_failed_checkpoint_load_leaves_the_users_checkpoint(webui):
     _, processed = webui.txt2img([True, config])
     assert webui.errors.REPORTS == []
     record = enhance_record(processed.infotexts[0])
-    assert record["ran"]["hires"]["status"] == "failed"
+    assert status(record["stages"]["hires"]) == "failed"
+    assert "hires failed" in record["warnings"] and "broken.safetensors" in record["warnings"]
+    assert "Enhance: hires failed" in processed.comments
+    assert "broken.safetensors" in processed.comments
     assert processed.images[0].size == (64, 48)
     assert webui.loaded_title() == webui.title("base.safetensors")
     # and the next generation works (Forge's stale forge_hash trap is cleared)
@@ -185,8 +196,8 @@ def test_a_truncated_checkpoint_file_is_refused_before_any_load(webui, tmp_path)
     )
     config = {"hires": {**HIRES["hires"], "checkpoint": "cut.safetensors"}}
     _, processed = webui.txt2img([True, config])
-    hires = enhance_record(processed.infotexts[0])["ran"]["hires"]
-    assert hires["status"] == "failed" and "6 bytes of tensor data missing" in hires["error"]
+    hires = enhance_record(processed.infotexts[0])["stages"]["hires"]
+    assert status(hires) == "failed" and "6 bytes of tensor data missing" in hires
     assert not any("cut.safetensors" in title for title in webui.sd_models.LOADS)
     assert webui.loaded_title() == webui.title("base.safetensors")
     assert path.exists()

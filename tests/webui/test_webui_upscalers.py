@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-import json
-
 from PIL import Image
+
+from lib_enhance.spec import infotext
 
 
 def test_auto_skips_listed_but_not_downloaded_upscalers(webui):
@@ -16,12 +16,11 @@ def test_auto_skips_listed_but_not_downloaded_upscalers(webui):
     config = {"preset": "general", "hires": {"enabled": True, "upscaler": "auto"}}
     _p, processed = webui.img2img([True, config], Image.new("RGB", (40, 32), (10, 20, 30)))
     assert webui.errors.REPORTS == []
-    record = json.loads(
-        infotext_utils.parse_generation_parameters(processed.infotexts[0])["Enhance"]
-    )
+    line = infotext.summary(infotext_utils.parse_generation_parameters(processed.infotexts[0]))
+    used = line["stages"]["hires"].split(" → ")[0]
     assert "DAT x4" in WebUIHost().upscalers()  # listed, and an explicit choice is allowed
     assert "DAT x4" not in WebUIHost().upscalers(installed_only=True)
-    assert record["ran"]["hires"]["upscaler"] in WebUIHost().upscalers(installed_only=True)
+    assert used in WebUIHost().upscalers(installed_only=True)
 
 
 def test_auto_picks_a_model_whose_file_is_on_disk(webui, tmp_path):
@@ -41,7 +40,5 @@ def test_auto_picks_a_model_whose_file_is_on_disk(webui, tmp_path):
     ]
     config = {"preset": "realistic", "hires": {"enabled": True, "upscaler": "auto"}}
     _p, processed = webui.img2img([True, config], Image.new("RGB", (40, 32), (10, 20, 30)))
-    record = json.loads(
-        infotext_utils.parse_generation_parameters(processed.infotexts[0])["Enhance"]
-    )
-    assert record["ran"]["hires"]["upscaler"] == "R-ESRGAN 4x+"
+    line = infotext.summary(infotext_utils.parse_generation_parameters(processed.infotexts[0]))
+    assert line["stages"]["hires"].startswith("R-ESRGAN 4x+ → ")

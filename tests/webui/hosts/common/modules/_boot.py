@@ -91,6 +91,7 @@ def boot(data_path, *, saved=SAVED_IN_CONFIG):
     shared.cmd_opts.enhance_models_dir = None
     shared.cmd_opts.enhance_allow_api_paths = False
     shared.cmd_opts.api_auth = None
+    shared.cmd_opts.ui_config_file = os.path.join(str(data_path), "ui-config.json")
     shared.sd_upscalers[:] = upscaler.default_upscalers()
     for log in (
         processing.CALLS,

@@ -235,6 +235,7 @@ class StableDiffusionProcessing:
                 if not FORGE
                 else getattr(model, "forge_modules", None),
                 "masked": getattr(self, "image_mask", None) is not None,
+                "latent_mask_rows": _mask_rows(getattr(self, "nmask", None)),
                 "inpaint_full_res": getattr(self, "inpaint_full_res", None),
                 "scripts": None if runner is None else [s.title() for s in runner.alwayson_scripts],
                 "styles": list(self.styles),
@@ -246,6 +247,13 @@ class StableDiffusionProcessing:
                 "init_sizes": [im.size for im in images_in or []],
             }
         )
+
+
+def _mask_rows(nmask):
+    """How many batch items have a latent mask of their own (0: none; 1: one for all)."""
+    if nmask is None:
+        return 0
+    return int(nmask.shape[0]) if nmask.ndim == 4 else 1
 
 
 def _code():
@@ -265,6 +273,30 @@ def _diffuse(img, seed, denoise, size):
 def diffuse(img, seed, denoise, size):
     """The stand-in's img2img 'sampler', public so tests can compute expected pixels."""
     return _diffuse(img, seed, denoise, size)
+
+
+def create_random_tensors(
+    shape,
+    seeds,
+    subseeds=None,
+    subseed_strength=0.0,
+    seed_resize_from_h=0,
+    seed_resize_from_w=0,
+    p=None,
+):
+    """One noise "latent" per seed (numpy stands in for torch)."""
+    return np.stack(
+        [np.random.default_rng(int(s)).normal(0, 1, shape).astype(np.float32) for s in seeds]
+    )
+
+
+def _to_latent(image):
+    """The stand-in VAE: a "latent" is the image's pixels, channels first (opt_f = 1)."""
+    return np.moveaxis(np.asarray(image.convert("RGB"), np.float32), 2, 0)
+
+
+def _from_latent(latent):
+    return Image.fromarray(np.clip(np.rint(np.moveaxis(latent, 0, 2)), 0, 255).astype(np.uint8))
 
 
 def first_pass(seed, size):
@@ -483,6 +515,15 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
             self.scripts.before_process_init_images(
                 self, dict(crop_region=self._crop, image_mask=self.image_mask)
             )
+        latent_mask = None
+        if self._full_mask is not None:
+            full = Image.fromarray((self._full_mask * 255).astype(np.uint8))
+            if self._crop is not None:
+                latent_mask = full.crop(self._crop).resize((self.width, self.height), NEAREST)
+            else:
+                latent_mask = full.resize((self.width, self.height), NEAREST)
+        if self.latent_mask is not None:
+            latent_mask = self.latent_mask
         self._inputs = []
         for img in self.init_images:
             if opts.data.get("save_init_img", False):
@@ -496,7 +537,30 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
                 )
             if self._crop is not None:
                 image = image.crop(self._crop).resize((self.width, self.height), NEAREST)
+            if latent_mask is not None and self.inpainting_fill == 0:
+                from modules import masking
+
+                image = masking.fill(image, latent_mask)
             self._inputs.append(image)
+        self.init_latent = np.stack([_to_latent(im) for im in self._inputs])
+        self.mask = None
+        self.nmask = None
+        if latent_mask is not None:
+            # as the host: the mask at latent size, 0..1, rounded, one row per latent channel,
+            # broadcast over the batch
+            latent = self.init_latent
+            latmask = latent_mask.convert("RGB").resize((latent.shape[3], latent.shape[2]))
+            latmask = np.asarray(latmask, np.float32)[..., 0] / 255
+            if self.mask_round:
+                latmask = np.around(latmask)
+            latmask = np.tile(latmask[None], (latent.shape[1], 1, 1))
+            self.mask = (1.0 - latmask).astype(np.float32)
+            self.nmask = latmask.astype(np.float32)
+            if self.inpainting_fill == 2:
+                noise = create_random_tensors(latent.shape[1:], all_seeds[: latent.shape[0]])
+                self.init_latent = latent * self.mask + noise * self.nmask
+            elif self.inpainting_fill == 3:
+                self.init_latent = latent * self.mask
 
     def sample(self, prompts, seeds):
         size = (self.width, self.height)
@@ -505,17 +569,18 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
             self.scripts.process_before_every_sampling(self, x=None, noise=None)
         out = []
         for i, s in enumerate(seeds):
-            src = self._inputs[i] if i < len(self._inputs) else self._inputs[0]
-            res = _diffuse(src, s, self.denoising_strength, size)
-            if self._full_mask is not None and self._crop is None:
-                keep = np.asarray(src.resize(size, NEAREST))
-                mask = np.asarray(Image.fromarray(self._full_mask).resize(size, NEAREST))
-                res = Image.fromarray(np.where(mask[..., None], np.asarray(res), keep))
-            out.append(res)
-            if self._full_mask is not None and self.scripts is not None:
-                self.scripts.on_mask_blend(
-                    self, scripts.MaskBlendArgs(None, None, None, None, None)
-                )
+            init = self.init_latent[i] if i < len(self.init_latent) else self.init_latent[0]
+            # "sampling": the deterministic transform of the start latent; with a mask the
+            # context is held at every step (denoiser) and blended at the end, as the host does,
+            # per item when the host's mask has a batch dimension
+            x = _to_latent(_diffuse(_from_latent(init), s, self.denoising_strength, size))
+            if self.mask is not None:
+                mask = self.mask[i] if self.mask.ndim == 4 else self.mask
+                nmask = self.nmask[i] if self.nmask.ndim == 4 else self.nmask
+                x = init * mask + nmask * x
+                if self.scripts is not None:
+                    self.scripts.on_mask_blend(self, scripts.MaskBlendArgs(x, nmask, init, mask, x))
+            out.append(_from_latent(x))
         return out
 
 

@@ -162,6 +162,32 @@ class Script:
         pass
 
 
+def _script_arg(control):
+    """`api_models.ScriptArg` of a returned control (what /sdapi/v1/script-info lists)."""
+    info = {"label": getattr(control, "label", None) or ""}
+    for field in ("value", "minimum", "maximum", "step"):
+        v = getattr(control, field, None)
+        if v is not None:
+            info[field] = v
+    choices = getattr(control, "choices", None)
+    if choices is not None:
+        info["choices"] = [x[0] if isinstance(x, tuple) else x for x in choices]
+    return info
+
+
+def _script_info(script, args):
+    try:
+        import modules.api.models as api_models
+    except Exception:  # not this venv's pydantic (A1111 models need v1): keep plain data
+        return {"name": script.name, "is_alwayson": script.alwayson, "args": args}
+    return api_models.ScriptInfo(
+        name=script.name,
+        is_img2img=script.is_img2img,
+        is_alwayson=script.alwayson,
+        args=[api_models.ScriptArg(**a) for a in args],
+    )
+
+
 ScriptClassData = namedtuple("ScriptClassData", ["script_class", "path", "basedir", "module"])
 scripts_data: list = []
 scripts_current = None
@@ -218,6 +244,12 @@ class ScriptRunner:
             return
         script.name = script.title().lower()
         script.controls = controls
+        api_args = []
+        for control in controls:
+            # the host: ui-config.json keys of returned controls get `customscript/<file>/`
+            control.custom_script_source = os.path.basename(script.filename)
+            api_args.append(_script_arg(control))
+        script.api_info = _script_info(script, api_args)
         self.inputs += list(controls)
         script.args_to = len(self.inputs)
         if script.infotext_fields is not None:

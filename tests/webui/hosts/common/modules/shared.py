@@ -19,6 +19,7 @@ cmd_opts = argparse.Namespace(
     enhance_queue_claim_after=30.0,
     enhance_queue_worker_id=None,
     skip_install=False,
+    ui_config_file="ui-config.json",
 )
 opts = options.Options({}, set())
 state = shared_state.State()

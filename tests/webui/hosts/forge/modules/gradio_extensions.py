@@ -5,13 +5,19 @@ Only classes that HAVE events (components: Slider, Checkbox, Button …) get a l
 `webui_tooltip`. Classes without events keep gradio 4's strict `__init__` — in 4.40 that is
 every layout (Row, Column, Group, Tab, Accordion), so a `tooltip=` given to one of them raises
 TypeError on real Forge (seen on a running Forge: an InputAccordion with a tooltip stopped the
-API from starting). Events take `_js=` as `js=`; `gr.Box = gr.Group`.
+API from starting). Events take `_js=` as `js=`; `gr.Box = gr.Group
+
+# As Forge: components defined from here on (InputAccordionImpl, ToolButton …) skip gradio's
+# `updateable` wrapper, so an update re-creates them from their gr.Checkbox/gr.Button
+# arguments — not by running their own __init__ (which would register events) again.
+gradio.component_meta.updateable = lambda x: x`.
 """
 
 import inspect
 from functools import wraps
 
 import gradio as gr
+import gradio.component_meta
 
 
 def _lenient_init(strict_init):
@@ -53,3 +59,8 @@ for _name in set(gr.components.__all__ + gr.layouts.__all__):
         _make_lenient(_cls)
 
 gr.Box = gr.Group
+
+# As Forge: components defined from here on (InputAccordionImpl, ToolButton …) skip gradio's
+# `updateable` wrapper, so an update re-creates them from their gr.Checkbox/gr.Button
+# arguments — not by running their own __init__ (which would register events) again.
+gradio.component_meta.updateable = lambda x: x

@@ -1,5 +1,7 @@
 """modules/ui_components.py, Forge: InputAccordion is a FACTORY returning InputAccordionImpl."""
 
+from functools import wraps
+
 import gradio as gr
 import gradio.component_meta
 
@@ -18,6 +20,7 @@ class FormComponent:
 
 
 class ToolButton(gr.Button, FormComponent):
+    @wraps(gr.Button.__init__)
     def __init__(self, value="", *args, elem_classes=None, **kwargs):
         elem_classes = elem_classes or []
         super().__init__(*args, value=value, elem_classes=["tool", *elem_classes], **kwargs)
@@ -49,6 +52,9 @@ class FormHTML(gr.HTML, FormComponent):
 class InputAccordionImpl(AccordionCheckbox, gr.Checkbox):
     webui_do_not_create_gradio_pyi_thank_you = True
 
+    # As Forge: gradio 4 reads a component's config props from its __init__ signature, so
+    # the signature must look like gr.Checkbox's (without it elem_id and visible are lost).
+    @wraps(gr.Checkbox.__init__)
     def __init__(self, value=None, setup=False, **kwargs):
         if not setup:  # gradio 4 re-creates components from config without `setup`
             gr.Checkbox.__init__(self, value=value, **kwargs)

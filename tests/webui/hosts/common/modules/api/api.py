@@ -164,6 +164,11 @@ class Api:
             response_model=models.ScriptsList,
         )  # fmt: skip
 
+        self.add_api_route(
+            "/sdapi/v1/script-info", self.get_script_info, methods=["GET"],
+            response_model=list[models.ScriptInfo],
+        )  # fmt: skip
+
         self.default_script_arg_txt2img = []
         self.default_script_arg_img2img = []
 
@@ -204,6 +209,12 @@ class Api:
         t2ilist = [s.name for s in scripts.scripts_txt2img.scripts if s.name is not None]
         i2ilist = [s.name for s in scripts.scripts_img2img.scripts if s.name is not None]
         return models.ScriptsList(txt2img=t2ilist, img2img=i2ilist)
+
+    def get_script_info(self):
+        res = []
+        for script_list in [scripts.scripts_txt2img.scripts, scripts.scripts_img2img.scripts]:
+            res += [script.api_info for script in script_list if script.api_info is not None]
+        return res
 
     def get_script(self, script_name, script_runner):
         if script_name is None or script_name == "":

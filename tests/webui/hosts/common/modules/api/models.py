@@ -175,3 +175,19 @@ class SDModelItem(BaseModel):
 class ScriptsList(BaseModel):
     txt2img: list | None = Field(default=None, title="Txt2img")
     img2img: list | None = Field(default=None, title="Img2img")
+
+
+class ScriptArg(BaseModel):
+    label: str = Field(default=None, title="Label", description="Name of the argument in UI")
+    value: Optional[Any] = Field(default=None, title="Value")  # noqa: UP045 - host code
+    minimum: Optional[Any] = Field(default=None, title="Minimum")  # noqa: UP045
+    maximum: Optional[Any] = Field(default=None, title="Maximum")  # noqa: UP045
+    step: Optional[Any] = Field(default=None, title="Step")  # noqa: UP045
+    choices: Optional[list[str]] = Field(default=None, title="Choices")  # noqa: UP045
+
+
+class ScriptInfo(BaseModel):
+    name: str = Field(default=None, title="Name", description="Script name")
+    is_alwayson: bool = Field(default=None, title="IsAlwayson")
+    is_img2img: bool = Field(default=None, title="IsImg2img")
+    args: list[ScriptArg] = Field(title="Arguments", description="List of script's arguments")
