@@ -1,4 +1,4 @@
-"""Enhance for AUTOMATIC1111 WebUI 1.10 and Forge: the always-on script (wiring only).
+"""Enhance for AUTOMATIC1111 WebUI 1.10 and the Forge family: the always-on script (wiring only).
 
 Everything with logic lives in `lib_enhance`: the accordion (`webui.accordion`), the callbacks
 (`webui.controller`), the host adapter (`webui.host_adapter`), the API (`webui.api`), the
@@ -11,7 +11,15 @@ from __future__ import annotations
 from modules import script_callbacks, scripts, shared
 
 from lib_enhance.spec import infotext
-from lib_enhance.webui import accordion, api, controller, folder_batch, host_adapter, settings
+from lib_enhance.webui import (
+    accordion,
+    api,
+    capabilities,
+    controller,
+    folder_batch,
+    host_adapter,
+    settings,
+)
 
 
 class EnhanceScript(scripts.Script):
@@ -26,7 +34,6 @@ class EnhanceScript(scripts.Script):
             names=host_adapter.host_names,
             detectors=host_adapter.detector_registry,
             option=lambda key, default: shared.opts.data.get(key, default),
-            forge=host_adapter.is_forge(),
         )
 
     def title(self):
@@ -58,6 +65,7 @@ class EnhanceScript(scripts.Script):
             refresh_button=create_refresh_button,
             is_img2img=is_img2img,
             folder_batch=folder_batch.FolderBatchActions(host_adapter.batch_service),
+            notice=capabilities.missing_notice(),
         )
         self.infotext_fields = parts.infotext_fields
         self.paste_field_names = parts.paste_field_names
@@ -87,7 +95,7 @@ def on_app_started(demo, app):
         names=host_adapter.host_names,
         models=host_adapter.models,
         enhance=host_adapter.enhance_image,
-        allow_paths=lambda: bool(getattr(shared.cmd_opts, "enhance_allow_api_paths", False)),
+        allow_paths=lambda: bool(capabilities.cmd_opt("enhance_allow_api_paths", False)),
     )
     api.install(app, service, batch=host_adapter.batch_service)
 

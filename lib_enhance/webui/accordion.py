@@ -159,11 +159,13 @@ def build(
     refresh_button: Callable[..., Any] | None = None,
     is_img2img: bool = False,
     folder_batch: Any = None,
+    notice: str = "",
 ) -> UiParts:
     """Build the accordion inside the current gradio context; return its parts.
 
     `folder_batch` (a `folder_batch.FolderBatchActions`) adds the img2img "Folder batch"
     section; its buttons are not script args, so the args layout stays `[enabled, state]`.
+    `notice` (what is not installed and what still works) is shown at the top when given.
     """
     builder = _Builder(gr, elem_id, lists, refresh_button)
     # No `tooltip=` here: Forge hands every keyword to gr.Accordion, which (unlike components)
@@ -172,6 +174,8 @@ def build(
         for part in (enabled, getattr(enabled, "accordion", None)):
             if part is not None:
                 part.webui_tooltip = ENABLE_TOOLTIP
+        if notice:
+            gr.Markdown(notice, elem_id=elem_id("notice"))
         state = gr.State(value={})
         builder.state = state
         builder.control(("preset",), cfgmod.PRESET)

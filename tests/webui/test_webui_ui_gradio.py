@@ -1,6 +1,8 @@
-"""The accordion built by the real gradio of each host: 3.41.2 (A1111), 4.40.0 (Forge).
+"""The accordion built by the real gradio of each host: 3.41.2 (A1111, Classic, reForge),
+4.40.0 (Forge, Neo).
 
-Run in the matching venv: `-m gradio3` (A1111 stand-in) or `-m gradio4` (Forge stand-in).
+Run in the matching venv: `-m gradio3` or `-m gradio4`; each test runs on every stand-in of that
+venv's gradio (the `gradio_flavour` fixture).
 """
 
 from __future__ import annotations
@@ -11,13 +13,12 @@ from lib_enhance.spec import config as cfgmod
 
 gr = pytest.importorskip("gradio")
 MAJOR = int(gr.__version__.split(".")[0])
-FLAVOUR = "a1111" if MAJOR == 3 else "forge"
 pytestmark = [pytest.mark.gradio3 if MAJOR == 3 else pytest.mark.gradio4]
 
 
 @pytest.fixture
-def webui(start_webui):
-    return start_webui(FLAVOUR, gradio_ui=True)
+def webui(start_webui, gradio_flavour):
+    return start_webui(gradio_flavour, gradio_ui=True)
 
 
 @pytest.mark.parametrize("img2img", [False, True])
@@ -94,3 +95,19 @@ def test_folder_batch_section_is_in_img2img_only(webui):
     buttons = {"Process one first", "Run batch", "Resume", "Status"}
     assert buttons <= labels(img2img)
     assert not buttons & labels(txt2img)
+
+
+def test_what_is_not_installed_is_said_in_the_accordion(webui):
+    """These venvs have no ultralytics, as a host where install.py could not install it."""
+    import importlib.util
+
+    from lib_enhance.webui import capabilities
+
+    txt2img, _ = webui.blocks
+    notes = [
+        b for b in txt2img.blocks.values()
+        if getattr(b, "elem_id", None) == "script_txt2img_enhance_notice"
+    ]  # fmt: skip
+    assert importlib.util.find_spec("ultralytics") is None
+    assert len(notes) == 1 and notes[0].value == capabilities.missing_notice()
+    assert "`ultralytics`" in notes[0].value and "Everything else works" in notes[0].value
