@@ -100,11 +100,22 @@ def install(spec: str) -> str | None:
     for dep, installed in mismatched:
         print(f"Enhance: {name} asks for {dep}; the host has {installed}, left as it is")
     if missing_deps and _pip(_install_pinned(missing_deps), f"{name}'s dependencies"):
-        # The host's own packages do not resolve together: add what is missing as it is.
-        failed_deps = [d for d in missing_deps if _pip(f'install --no-deps "{d}"', d)]
+        failed_deps = [d for d in missing_deps if _install_alone(d)]
         if failed_deps:
             return f"{name} is installed, but not its dependencies {', '.join(failed_deps)}"
     return None
+
+
+def _install_alone(requirement: str) -> bool:
+    """One dependency within the host's pins, or, where those do not allow it (the host's own
+    packages conflict with it), as it is; True if neither worked."""
+    if not _pip(_install_pinned([requirement]), requirement):
+        return False
+    if _pip(f'install --no-deps "{requirement}"', requirement):
+        return True
+    print(f"Enhance: installed {requirement} without its own dependencies (the host's packages "
+          "do not allow them); nothing the host has was changed")  # fmt: skip
+    return False
 
 
 def _pip(command: str, what: str) -> str | None:

@@ -103,7 +103,11 @@ def test_a_host_whose_packages_do_not_resolve_still_gets_the_missing_ones(instal
     assert 'install --no-deps "ultralytics-thop>=2.0.18"' in host.commands
     assert host.installed["ultralytics"] == "8.4.190"
     assert {k: host.installed[k] for k in NEO} == NEO  # nothing the host had changed
-    assert "was not installed" not in capsys.readouterr().out
+    pinned_alone = [c for c in host.commands if c.startswith('install "polars>=0.20.0" -c')]
+    assert len(pinned_alone) == 1  # each tried within the pins first
+    out = capsys.readouterr().out
+    assert "installed polars>=0.20.0 without its own dependencies" in out
+    assert "was not installed" not in out
 
 
 def test_one_failure_is_reported_and_the_rest_installed(install, capsys):
