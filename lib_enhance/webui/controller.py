@@ -102,13 +102,11 @@ class Controller:
         names: Callable[[], cfgmod.HostNames | None] = lambda: None,
         detectors: Callable[[], Any] = lambda: None,
         option: Callable[[str, Any], Any] = lambda key, default: default,
-        forge: bool = False,
     ):
         self.host_factory = host_factory
         self.names = names
         self.detectors = detectors
         self.option = option
-        self.forge = forge
         self.runs: dict[int, Run] = {}
 
     # -------------------------------------------------------------- process
@@ -171,7 +169,7 @@ class Controller:
         # The hires CFG is "hr_cfg" (Forge, Neo, reForge) or "hr_cfg_scale" (Classic), and an
         # API request leaves it at 1.0 (negative prompt skipped) or None (Classic: fails).
         values["hr_cfg"] = values["hr_cfg_scale"] = float(hires["cfg"] or p.cfg_scale)
-        if self.forge or hasattr(p, "hr_additional_modules"):
+        if hasattr(p, "hr_additional_modules"):  # Forge, Neo: else their Hires.fix fails
             vae = hires["vae"]
             values["hr_additional_modules"] = ["Use same choices"] if is_same(vae) else [vae]
         for key, value in values.items():
