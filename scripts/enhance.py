@@ -1,4 +1,4 @@
-"""Enhance for AUTOMATIC1111 WebUI 1.10 and Forge: the always-on script (wiring only).
+"""Enhance for AUTOMATIC1111 WebUI 1.10 and the Forge family: the always-on script (wiring only).
 
 Everything with logic lives in `lib_enhance`: the accordion (`webui.accordion`), the callbacks
 (`webui.controller`), the host adapter (`webui.host_adapter`), the API (`webui.api`), the
@@ -17,6 +17,7 @@ from lib_enhance.spec import infotext
 from lib_enhance.webui import (
     accordion,
     api,
+    capabilities,
     controller,
     folder_batch,
     host_adapter,
@@ -37,7 +38,6 @@ class EnhanceScript(scripts.Script):
             names=host_adapter.host_names,
             detectors=host_adapter.detector_registry,
             option=lambda key, default: shared.opts.data.get(key, default),
-            forge=host_adapter.is_forge(),
         )
 
     def title(self):
@@ -70,6 +70,7 @@ class EnhanceScript(scripts.Script):
             is_img2img=is_img2img,
             folder_batch=folder_batch.FolderBatchActions(host_adapter.batch_service),
             source=os.path.basename(self.filename or "enhance.py"),
+            notice=capabilities.missing_notice(),
         )
         self.controller.paths = parts.paths
         self.infotext_fields = parts.infotext_fields
@@ -100,7 +101,7 @@ def on_app_started(demo, app):
         names=host_adapter.host_names,
         models=host_adapter.models,
         enhance=host_adapter.enhance_image,
-        allow_paths=lambda: bool(getattr(shared.cmd_opts, "enhance_allow_api_paths", False)),
+        allow_paths=lambda: bool(capabilities.cmd_opt("enhance_allow_api_paths", False)),
         paths=lambda: accordion.layout(settings.detail_tabs(shared.opts)),
     )
     api.install(app, service, batch=host_adapter.batch_service)

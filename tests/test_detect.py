@@ -4,6 +4,8 @@ face detector on a real photo. No torch here: this runs in the core venv."""
 from __future__ import annotations
 
 import json
+import pickle
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -61,8 +63,12 @@ class CountingLoader:
 
 
 def touch(path: Path) -> Path:
+    """A file with the layout of a torch checkpoint (a zip with archive/data.pkl) and nothing
+    in it a YOLO file would not name: it passes the registry's pickle check."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"not really a model")
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("archive/data.pkl", pickle.dumps({"model": None}, protocol=2))
+        archive.writestr("archive/version", "3\n")
     return path
 
 
@@ -314,3 +320,32 @@ def test_cuda_is_passed_to_ultralytics_as_the_first_gpu():
 def test_command_line_missing_image_is_an_error(tmp_path, capsys):
     assert cli.main([str(tmp_path / "missing.png"), "--models-root", str(tmp_path)]) == 2
     assert "missing.png" in capsys.readouterr().err
+
+
+# ---- a listed pickle is checked before it is loaded
+
+
+class _Payload:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_a_listed_file_naming_other_code_is_refused_before_anything_loads_it(tmp_path, caplog):
+    from lib_enhance.detect import ModelLoadError
+
+    marker = tmp_path / "ran"
+    path = tmp_path / "enhance" / "evil.pt"
+    path.parent.mkdir()
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("archive/data.pkl", pickle.dumps({"model": _Payload(marker)}))
+    loader = CountingLoader()
+    reg = registry([path.parent], loader=loader)
+    with pytest.raises(ModelLoadError, match=r"evil\.pt.*system.*never needs"):
+        reg.get("evil.pt")
+    assert loader.loads == [] and not marker.exists()
+    assert "evil.pt" in caplog.text and "pickle" in caplog.text  # said on the console first

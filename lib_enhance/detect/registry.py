@@ -2,7 +2,9 @@
 
 The registry is the only place that turns a name into a file, and it does so by looking the
 name up in what it listed, never by opening it. It holds loaded models for the session
-(ADetailer-style rebuilds per call cost a model load per image).
+(ADetailer-style rebuilds per call cost a model load per image). A listed `.pt` file is loaded
+inside `pickles.trusted_pickle`: said on the console, and let through the torch.load rules of the
+host (torch's weights-only default, a WebUI's checker via `allow_pickle`) for that file only.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..spec.config import BUILTIN_FACE
-from . import discovery
+from . import discovery, pickles
 from ._types import Detector, DetectorError, UnknownDetectorError
 
 log = logging.getLogger("enhance")
@@ -73,6 +75,8 @@ class DetectorRegistry:
     `folders` are searched in order (ours first, then ADetailer's); `hf_cache` is the hub cache
     whose Bingsu/adetailer snapshots also count (None = the usual location, False = skip).
     `downloads` are names listed before they exist and downloaded on first `get`.
+    `allow_pickle` is how the host lets one listed pickle file through its own torch.load
+    checker (handed in by the WebUI layer; None: the host has none).
     """
 
     def __init__(
@@ -85,6 +89,7 @@ class DetectorRegistry:
         downloader: discovery.Downloader = discovery.hub_download,
         loader: Loader = default_loader,
         builtin: bool = True,
+        allow_pickle: pickles.HostAllowance | None = None,
     ):
         self.folders = [Path(f) for f in folders]
         self.hf_cache = discovery.hf_cache_dir() if hf_cache is None else hf_cache
@@ -93,6 +98,7 @@ class DetectorRegistry:
         self.downloader = downloader
         self.loader = loader
         self.builtin = builtin
+        self.allow_pickle = allow_pickle
         self._loaded: dict[str, Detector] = {}
         self._lock = threading.Lock()
         self._entries: dict[str, DetectorEntry] = {}
@@ -151,9 +157,15 @@ class DetectorRegistry:
         with self._lock:
             detector = self._loaded.get(name)
             if detector is None:
-                detector = self.loader(self._materialise(entry), self.device)
+                detector = self._load(self._materialise(entry))
                 self._loaded[name] = detector
         return detector
+
+    def _load(self, entry: DetectorEntry) -> Detector:
+        if entry.kind != YOLO or entry.path is None:
+            return self.loader(entry, self.device)
+        with pickles.trusted_pickle(entry.path, self.allow_pickle):
+            return self.loader(entry, self.device)
 
     def _materialise(self, entry: DetectorEntry) -> DetectorEntry:
         """The entry with a file: downloads a known model that is not on disk yet."""

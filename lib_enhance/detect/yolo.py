@@ -54,10 +54,7 @@ class YoloDetector:
         self.path = path
         self.device = device
         self._lock = threading.Lock()
-        log.info(
-            "Enhance: loading detector %s from %s on %s (a .pt file is a pickle: it can run "
-            "code, so only use model files you trust)", name, path, device,
-        )  # fmt: skip
+        log.info("Enhance: loading detector %s on %s", name, device)
         yolo_class = _import_yolo()
         try:
             self._model = yolo_class(str(path))

@@ -220,6 +220,7 @@ def build(
     is_img2img: bool = False,
     folder_batch: Any = None,
     source: str | None = None,
+    notice: str = "",
 ) -> UiParts:
     """Build the accordion inside the current gradio context; return its parts.
 
@@ -227,7 +228,8 @@ def build(
     `ui-config.json` keys with it; the accordion gives it to its other labelled components
     (folder-batch fields, refresh buttons) too. `folder_batch` (a
     `folder_batch.FolderBatchActions`) adds the img2img "Folder batch" section; its buttons
-    are not script args.
+    are not script args. `notice` (what is not installed and what still works) is shown at the
+    top when given.
     """
     paths = layout(detail_tabs)
     builder = _Builder(gr, elem_id, lists, refresh_button)
@@ -237,6 +239,8 @@ def build(
         for part in (enabled, getattr(enabled, "accordion", None)):
             if part is not None:
                 part.webui_tooltip = ENABLE_TOOLTIP
+        if notice:
+            gr.Markdown(notice, elem_id=elem_id("notice"))
         api_settings = gr.State(value=None)
         builder.control(("preset",))
         for section in (cfgmod.HIRES, cfgmod.TILES):

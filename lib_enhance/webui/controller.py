@@ -31,7 +31,7 @@ INNER_FLAG = "_enhance_inner"
 HIRES_FIELDS = (
     "enable_hr", "hr_upscaler", "hr_scale", "hr_resize_x", "hr_resize_y", "denoising_strength",
     "hr_second_pass_steps", "hr_checkpoint_name", "hr_sampler_name", "hr_scheduler",
-    "hr_prompt", "hr_negative_prompt", "hr_cfg", "hr_additional_modules",
+    "hr_prompt", "hr_negative_prompt", "hr_cfg", "hr_cfg_scale", "hr_additional_modules",
 )  # fmt: skip
 
 
@@ -161,13 +161,11 @@ class Controller:
         names: Callable[[], cfgmod.HostNames | None] = lambda: None,
         detectors: Callable[[], Any] = lambda: None,
         option: Callable[[str, Any], Any] = lambda key, default: default,
-        forge: bool = False,
     ):
         self.host_factory = host_factory
         self.names = names
         self.detectors = detectors
         self.option = option
-        self.forge = forge
         self.runs: dict[int, Run] = {}
         self.paths: list[Any] | None = None
         """The settings behind the controls `ui()` returned (`accordion.layout`)."""
@@ -234,9 +232,10 @@ class Controller:
             "hr_prompt": hires["prompt"],
             "hr_negative_prompt": hires["negative_prompt"],
         }
-        if hires["cfg"]:
-            values["hr_cfg"] = hires["cfg"]
-        if self.forge or hasattr(p, "hr_additional_modules"):
+        # The hires CFG is "hr_cfg" (Forge, Neo, reForge) or "hr_cfg_scale" (Classic), and an
+        # API request leaves it at 1.0 (negative prompt skipped) or None (Classic: fails).
+        values["hr_cfg"] = values["hr_cfg_scale"] = float(hires["cfg"] or p.cfg_scale)
+        if hasattr(p, "hr_additional_modules"):  # Forge, Neo: else their Hires.fix fails
             vae = hires["vae"]
             values["hr_additional_modules"] = ["Use same choices"] if is_same(vae) else [vae]
         for key, value in values.items():

@@ -1,4 +1,5 @@
-"""The `Host` interface on the real WebUIs: A1111 1.10.x and Forge (the only `modules.*` user).
+"""The `Host` interface on the real WebUIs: A1111 1.10.x and the Forge family (Forge, Neo,
+Classic, reForge); with `capabilities`, the only `modules.*` user.
 
 Every img2img group becomes ONE nested `StableDiffusionProcessingImg2Img` whose init images are
 the group's items (per-item prompts and seeds passed as lists), so the host samples them as one
@@ -6,12 +7,11 @@ batch. Nested jobs never save, never restore faces, never apply styles (prompts 
 `p.all_prompts` already carry them), use fresh conditioning caches, and run without this
 extension in their script runner, so they cannot recurse.
 
-Checkpoint swaps follow HOST_API.md §3.3 and are chosen by capability: Forge `main` has
-`sd_models.forge_model_reload` and swaps through `main_entry.checkpoint_change` (with the
-`forge_hash` crash trap handled); everything else (A1111, reForge, Forge Classic) loads eagerly
-with `reload_model_weights` and pins the nested jobs to that checkpoint through
-`override_settings`, because `process_images` without an override switches back to the user's.
-The user's checkpoint is always restored explicitly, also after a failed load.
+Checkpoint and VAE swaps follow HOST_API.md §3.3 through the `capabilities.ModelSwitch` this
+host supports (decided by what exists, not by the host's name): `main_entry.checkpoint_change`
+with `forge_model_reload` (Forge main, Neo), or eager `reload_model_weights` with the nested jobs
+pinned through `override_settings` (A1111, Classic, reForge). The user's checkpoint is always
+restored explicitly, also after a failed load.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from PIL import Image
 
 from ..host import CheckpointSwitcher, HostError, HostInterrupted, Img2ImgItem, PassSettings
 from ..spec.config import HostNames
+from . import capabilities
 from . import settings as enhance_settings
 from .checkpoint_files import CheckpointFileError, check_safetensors
 
@@ -47,11 +48,6 @@ NESTED_OPTIONS = {
 """Options forced on nested jobs: the full frame back, nothing written to disk, no extras."""
 
 _MISSING = object()
-
-
-def is_forge() -> bool:
-    """Forge `main` (own model manager). reForge / Forge Classic answer False: A1111-style."""
-    return hasattr(sd_models, "forge_model_reload")
 
 
 def _state() -> Any:
@@ -80,9 +76,7 @@ class WebUIHost:
         self.p = p
         self.own_script = own_script
         self.switcher = CheckpointSwitcher(self._load, recover=self._recover)
-        self.forge = is_forge()
-        self._pinned: dict[str, Any] = {}
-        self._user: tuple[Any, Any] | None = None
+        self.models = capabilities.model_switch()
         self.hashes: dict[str, str] = {}
         """Checkpoint name → short hash of what was loaded, for the infotext."""
 
@@ -98,13 +92,7 @@ class WebUIHost:
         return [info.title for info in sd_models.checkpoints_list.values()]
 
     def vaes(self) -> list[str]:
-        if self.forge:
-            from modules_forge import main_entry
-
-            return list(getattr(main_entry, "module_list", {}))
-        from modules import sd_vae
-
-        return ["Automatic", "None", *sd_vae.vae_dict]
+        return self.models.vaes()
 
     # ------------------------------------------------------------------ state
 
@@ -129,35 +117,22 @@ class WebUIHost:
 
     def _load(self, checkpoint: str, vae: str) -> None:
         """Make (checkpoint, vae) active; ("", "") = the user's own. Raises on failure."""
-        if self.forge:
-            self._load_forge(checkpoint, vae)
-        else:
-            self._load_a1111(checkpoint, vae)
+        if not self.models.can_switch:
+            self.models.load(checkpoint or None, vae)  # raises, saying why
+        info = self._resolve(checkpoint) if checkpoint else None
+        if vae and vae not in self.vaes():
+            raise HostError(f"unknown VAE {vae!r}; the host has: {', '.join(self.vaes())}")
+        self.models.load(info, vae)
+        if info is not None:  # Forge computes the sha256 while loading: read it after
+            self.hashes[checkpoint] = info.shorthash or info.hash or ""
 
     def _recover(self) -> None:
-        """Force the user's checkpoint back in after a failed load.
-
-        A1111 unhooks the model's text encoder before it reads the new file; when the read
-        fails, the old model object stays, still named as the user's checkpoint, so a plain
-        `reload_model_weights()` returns at once and every later prompt fails (seen on a
-        running A1111 1.10.1). Forge's trap is the stale `forge_hash` (HOST_API §3.3).
-        """
-        if self.forge:
-            sd_models.model_data.forge_hash = ""
-            self._load_forge("", "")
-            return
-        self._pinned = {}
-        sd_models.reload_model_weights(forced_reload=True)
+        """Force the user's checkpoint back in after a failed load (see the switches)."""
+        self.models.recover()
 
     def restore_checkpoint(self) -> None:
         """Load the user's checkpoint now (after the host's own Hires.fix swapped it lazily)."""
-        if self.forge:
-            sd_models.forge_model_reload()
-            if sd_models.model_data.sd_model is None:
-                sd_models.model_data.forge_hash = ""
-                sd_models.forge_model_reload()
-        else:
-            sd_models.reload_model_weights()
+        self.models.restore_now()
 
     def _resolve(self, name: str) -> Any:
         """The host's CheckpointInfo for `name`, its file checked before any load is tried."""
@@ -171,63 +146,6 @@ class WebUIHost:
         except CheckpointFileError as exc:
             raise HostError(f"checkpoint {info.title} not loaded: {exc}") from None
         return info
-
-    def _load_a1111(self, checkpoint: str, vae: str) -> None:
-        had_vae = "sd_vae" in self._pinned
-        self._pinned = {}
-        if not checkpoint and not vae:  # restore: opts still name the user's checkpoint
-            sd_models.reload_model_weights()
-            if had_vae:
-                from modules import sd_vae
-
-                sd_vae.reload_vae_weights()
-            return
-        if checkpoint:
-            info = self._resolve(checkpoint)
-            with sd_models.SkipWritingToConfig():
-                sd_models.reload_model_weights(info=info)
-            self._pinned["sd_model_checkpoint"] = info.title
-            self.hashes[checkpoint] = info.shorthash or info.hash or ""
-        if vae:
-            if vae not in self.vaes():
-                raise HostError(f"unknown VAE {vae!r}; the host has: {', '.join(self.vaes())}")
-            self._pinned["sd_vae"] = vae
-
-    def _load_forge(self, checkpoint: str, vae: str) -> None:
-        from modules_forge import main_entry
-
-        opts = shared.opts
-        if self._user is None:
-            self._user = (
-                opts.data.get("sd_model_checkpoint"),
-                list(opts.data.get("forge_additional_modules") or []),
-            )
-        user_ckpt, user_modules = self._user
-        restoring = not checkpoint and not vae
-        try:
-            info = self._resolve(checkpoint) if checkpoint else None
-            if info is not None:
-                main_entry.checkpoint_change(info.title, save=False, refresh=True)
-            else:
-                main_entry.checkpoint_change(user_ckpt, save=False, refresh=True)
-            if vae:
-                if vae not in self.vaes():
-                    raise HostError(f"unknown VAE {vae!r}; the host has: {self.vaes()}")
-                main_entry.modules_change([vae], save=False, refresh=True)
-            else:
-                main_entry.modules_change(user_modules, save=False, refresh=True)
-            sd_models.forge_model_reload()
-            if sd_models.model_data.sd_model is None:
-                # The crash trap (HOST_API §3.3): a failed load left a stale forge_hash.
-                sd_models.model_data.forge_hash = ""
-                sd_models.forge_model_reload()
-            if info is not None:  # Forge computes the sha256 while loading: read it after
-                self.hashes[checkpoint] = info.shorthash or info.hash or ""
-        except Exception:
-            sd_models.model_data.forge_hash = ""
-            raise
-        if restoring:
-            self._user = None
 
     # ------------------------------------------------------------------ upscale
 
@@ -280,7 +198,7 @@ class WebUIHost:
         cls = processing.StableDiffusionProcessingImg2Img
         p = self.p
         opts = shared.opts
-        overrides = {**NESTED_OPTIONS, **self._pinned}
+        overrides = {**NESTED_OPTIONS, **self.models.nested_overrides()}
         masks = _item_masks(items)
         fill = INPAINT_FILL.get(settings.inpaint_fill, 1)
         inits = [it.image.convert("RGB") for it in items]
@@ -295,8 +213,6 @@ class WebUIHost:
                 inits = [
                     masking.fill(im, m).convert("RGB") for im, m in zip(inits, masks, strict=True)
                 ]
-        if self.forge:  # Forge swaps through main_entry; an override would reload per job
-            overrides.pop("sd_model_checkpoint", None)
         values: dict[str, Any] = {
             "outpath_samples": getattr(p, "outpath_samples", None) or opts.outdir_img2img_samples,
             "outpath_grids": getattr(p, "outpath_grids", None) or opts.outdir_img2img_grids,
@@ -563,24 +479,19 @@ def detector_registry() -> Any:
         from .. import detect
 
         folders = detect.default_folders(Path(paths.models_path), Path(models_dir()))
-        _REGISTRY = detect.DetectorRegistry(folders, device=_device())
+        _REGISTRY = detect.DetectorRegistry(
+            folders,
+            device=capabilities.detector_device(),
+            allow_pickle=capabilities.pickle_allowance,
+        )
     return _REGISTRY
-
-
-def _device() -> str:
-    try:
-        from modules import devices
-
-        return str(devices.device)
-    except (ImportError, AttributeError):
-        return "cpu"
 
 
 def models_dir() -> str:
     """Where detector models live: --enhance-models-dir, the setting, or models/enhance."""
     from modules import paths
 
-    cmd = getattr(shared.cmd_opts, "enhance_models_dir", None)
+    cmd = capabilities.cmd_opt("enhance_models_dir")
     opt = enhance_settings.get(shared.opts, enhance_settings.MODELS_DIR)
     return cmd or opt or os.path.join(paths.models_path, "enhance")
 
@@ -592,14 +503,7 @@ def rescan(kind: str) -> None:
     elif kind == "detector":
         detector_registry().refresh()
     elif kind == "vae":
-        if is_forge():
-            from modules_forge import main_entry
-
-            main_entry.refresh_models()
-        else:
-            from modules import sd_vae
-
-            sd_vae.refresh_vae_list()
+        capabilities.model_switch().rescan_vaes()
 
 
 def models() -> dict[str, list[str]]:

@@ -1,7 +1,10 @@
-"""Fixtures that start a stand-in host (A1111 1.10.1 or Forge) with Enhance installed."""
+"""Fixtures that start a stand-in host with Enhance installed: A1111 1.10.1, Forge main, Forge
+Neo, Forge Classic or reForge (tests/webui/hosts/README.md). Glue tests that take `webui` run on
+all five; the gradio tests start the flavours of their venv's gradio (`gradio_flavours`)."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import sys
 from pathlib import Path
@@ -11,20 +14,39 @@ import pytest
 
 HOSTS = Path(__file__).parent / "hosts"
 REPO = Path(__file__).resolve().parents[2]
+FLAVOURS = ("a1111", "forge", "neo", "classic", "reforge")
+GRADIO = {"a1111": 3, "classic": 3, "reforge": 3, "forge": 4, "neo": 4}
+"""Which gradio each host runs: the gradio3 venv starts A1111, Classic (3.4x) and reForge, the
+gradio4 venv Forge and Neo."""
+
+
+def _gradio_major() -> int | None:
+    try:
+        return int(importlib.metadata.version("gradio").split(".")[0])
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+VENV_FLAVOURS = tuple(f for f in FLAVOURS if GRADIO[f] == _gradio_major())
+"""The flavours whose gradio this venv has (none without gradio)."""
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
+HOST_BOUND = ("host_adapter", "capabilities")
+"""Our modules that bind `modules.*` at import: re-imported with each stand-in."""
+
+
 def _purge() -> None:
+    ours = tuple(f"lib_enhance.webui.{name}" for name in HOST_BOUND)
     for name in list(sys.modules):
         if name in ("modules", "modules_forge", "launch") or name.startswith(
-            ("modules.", "modules_forge.", "lib_enhance.webui.host_adapter")
+            ("modules.", "modules_forge.", *ours)
         ):
             del sys.modules[name]
     package = sys.modules.get("lib_enhance.webui")
-    if package is not None and hasattr(package, "host_adapter"):
-        delattr(
-            package, "host_adapter"
-        )  # else `from lib_enhance.webui import host_adapter` is stale
+    for name in HOST_BOUND:  # else `from lib_enhance.webui import host_adapter` is stale
+        if package is not None and hasattr(package, name):
+            delattr(package, name)
 
 
 class WebUI:
@@ -32,10 +54,10 @@ class WebUI:
 
     def __init__(self, flavour: str, root: Path):
         self.flavour = flavour
-        self.forge = flavour == "forge"
         self.root = root
         from modules import (
             _boot,
+            _flavour,
             errors,
             images,
             img2img,
@@ -47,6 +69,9 @@ class WebUI:
         )  # fmt: skip
 
         self.boot = _boot
+        self.host = _flavour.HOST
+        """What this flavour has (tests/webui/hosts/common/modules/_flavour.py)."""
+        self.forge = self.host.forge_backend
         self.errors, self.images, self.img2img_mod = errors, images, img2img
         self.processing, self.scripts, self.sd_models = processing, scripts, sd_models
         self.shared, self.script_callbacks = shared, script_callbacks
@@ -61,7 +86,7 @@ class WebUI:
         )
         self.blocks = []
         if gradio_ui:  # the host imports its gradio patches (tooltip=) at start-up
-            name = "gradio_extensions" if self.forge else "gradio_extensons"
+            name = "gradio_extensions" if self.forge else "gradio_extensons"  # sic, A1111
             __import__(f"modules.{name}")
             from modules import ui
 
@@ -96,6 +121,8 @@ class WebUI:
                         outpath_grids=str(self.root / "grids"))  # fmt: skip
         if self.forge:
             defaults["hr_additional_modules"] = []
+        if self.host.hires_cfg_field == "hr_cfg_scale":  # Classic's UI sends the CFG
+            defaults["hr_cfg_scale"] = defaults["cfg_scale"]
         p = self.processing.StableDiffusionProcessingTxt2Img(**{**defaults, **fields})
         p.scripts = runner
         p.script_args = self.script_args(runner, args)
@@ -194,16 +221,25 @@ def _start(flavour: str, root: Path, gradio_ui: bool) -> WebUI:
 
 
 def _stop() -> None:
-    for entry in (str(HOSTS / "a1111"), str(HOSTS / "forge"), str(HOSTS / "common"), str(REPO)):
+    boot = sys.modules.get("modules._boot")
+    if boot is not None:
+        boot.stop()
+    for entry in [*(str(HOSTS / f) for f in FLAVOURS), str(HOSTS / "common"), str(REPO)]:
         while entry in sys.path[:3]:
             sys.path.remove(entry)
     _purge()
 
 
-@pytest.fixture(params=["a1111", "forge"])
+@pytest.fixture(params=FLAVOURS)
 def webui(request: Any, tmp_path: Path) -> Any:
     yield _start(request.param, tmp_path, gradio_ui=False)
     _stop()
+
+
+@pytest.fixture(params=VENV_FLAVOURS)
+def gradio_flavour(request: Any) -> str:
+    """Each flavour that runs on this venv's gradio (the gradio UI and API tests)."""
+    return request.param
 
 
 @pytest.fixture

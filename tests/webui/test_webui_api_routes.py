@@ -1,9 +1,10 @@
 """The HTTP API through FastAPI on each host's real stack: the stand-in `modules.api.api.Api`
-(A1111 1.10.1 on fastapi 0.94 / pydantic 1, Forge on fastapi 0.104 / pydantic 2), started the
-way `webui.py` starts it (the Api first, then `on_app_started(demo, app)`), driven with
-FastAPI's TestClient.
+(A1111 1.10.1, Classic and reForge on fastapi 0.94 / pydantic 1, Forge and Neo on fastapi 0.104
+/ pydantic 2), started the way `webui.py` starts it (the Api first, then
+`on_app_started(demo, app)`), driven with FastAPI's TestClient.
 
-Run in the matching venv: `-m gradio3` (A1111 stand-in) or `-m gradio4` (Forge stand-in).
+Run in the matching venv: `-m gradio3` or `-m gradio4`; each test runs on every stand-in of that
+venv's gradio (the `gradio_flavour` fixture).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from lib_enhance.spec import config as cfgmod
 
 gr = pytest.importorskip("gradio")  # collected only where it is installed (tests/conftest.py)
 MAJOR = int(gr.__version__.split(".")[0])
-FLAVOUR = "a1111" if MAJOR == 3 else "forge"
 pytestmark = [pytest.mark.gradio3 if MAJOR == 3 else pytest.mark.gradio4]
 
 HIRES = {"hires": {"enabled": True, "upscaler": "R-ESRGAN 4x+", "scale": 2.0, "denoise": 0.35,
@@ -51,6 +51,7 @@ class Server:
 
 def _start(
     start_webui: Any,
+    flavour: str,
     tmp_path: Path,
     monkeypatch: Any,
     cmd_opts: dict | None = None,
@@ -64,7 +65,7 @@ def _start(
     models = tmp_path / "models" / "enhance"
     models.mkdir(parents=True)
     (models / DETECTOR_FILE).write_bytes(b"listed, never loaded")
-    webui = start_webui(FLAVOUR)
+    webui = start_webui(flavour)
     from modules import _webui, shared
 
     for key, value in (cmd_opts or {}).items():
@@ -79,8 +80,8 @@ def _start(
 
 
 @pytest.fixture
-def server(start_webui, tmp_path, monkeypatch):
-    return _start(start_webui, tmp_path, monkeypatch)
+def server(start_webui, gradio_flavour, tmp_path, monkeypatch):
+    return _start(start_webui, gradio_flavour, tmp_path, monkeypatch)
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -106,8 +107,10 @@ def txt2img_body(args: Any, entry: Any = None, **fields: Any) -> dict:
     body = {"prompt": "a cat", "negative_prompt": "blurry", "seed": 1000, "steps": 20,
             "sampler_name": "Euler a", "width": 64, "height": 48,
             "alwayson_scripts": {"Enhance": _entry(args, entry)}}  # fmt: skip
-    if FLAVOUR == "forge":
-        body["hr_additional_modules"] = []
+    from modules.processing import StableDiffusionProcessingTxt2Img
+
+    if "hr_additional_modules" in StableDiffusionProcessingTxt2Img.__dataclass_fields__:
+        body["hr_additional_modules"] = []  # Forge, Neo: else any Hires.fix request fails
     return {**body, **fields}
 
 
@@ -196,17 +199,21 @@ def test_reload_ui_does_not_add_routes_twice(server):
     assert server.webui.errors.REPORTS == []
 
 
-def test_without_api_flag_nothing_is_added(start_webui, tmp_path, monkeypatch, caplog):
+def test_without_api_flag_nothing_is_added(
+    start_webui, gradio_flavour, tmp_path, monkeypatch, caplog
+):
     caplog.set_level("INFO", logger="enhance")
-    server = _start(start_webui, tmp_path, monkeypatch, api=False)
+    server = _start(start_webui, gradio_flavour, tmp_path, monkeypatch, api=False)
     assert not any(getattr(r, "path", "").startswith(("/enhance", "/sdapi"))
                    for r in server.client.app.routes)  # fmt: skip
     assert "host API not enabled" in caplog.text
     assert server.webui.errors.REPORTS == []
 
 
-def test_api_auth_covers_our_routes(start_webui, tmp_path, monkeypatch):
-    server = _start(start_webui, tmp_path, monkeypatch, cmd_opts={"api_auth": "user:secret"})
+def test_api_auth_covers_our_routes(start_webui, gradio_flavour, tmp_path, monkeypatch):
+    server = _start(
+        start_webui, gradio_flavour, tmp_path, monkeypatch, cmd_opts={"api_auth": "user:secret"}
+    )
     for method, path in [("get", "/enhance/v1/schema"), ("get", "/enhance/v1/models"),
                          ("post", "/enhance/v1/enhance"), ("post", "/enhance/v1/batch"),
                          ("get", "/enhance/v1/batch/x")]:  # fmt: skip
@@ -347,8 +354,8 @@ def test_readme_examples_run_as_written(server, monkeypatch):
     info.ids += [info.title, info.shorthash]
     info.register(sd_models.checkpoints_list, sd_models.checkpoint_aliases)
 
-    if FLAVOUR == "forge":
-        txt2img["hr_additional_modules"] = []  # Forge's own API needs it (HOST_API.md §13)
+    if server.webui.forge:  # Forge's own API needs it (HOST_API.md §13)
+        txt2img["hr_additional_modules"] = []
     response = server.post("/sdapi/v1/txt2img", txt2img)
     assert response.status_code == 200, response.text
     image = unb64(response.json()["images"][0])

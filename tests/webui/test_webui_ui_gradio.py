@@ -1,6 +1,8 @@
-"""The accordion built by the real gradio of each host: 3.41.2 (A1111), 4.40.0 (Forge).
+"""The accordion built by the real gradio of each host: 3.41.2 (A1111, Classic, reForge),
+4.40.0 (Forge, Neo).
 
-Run in the matching venv: `-m gradio3` (A1111 stand-in) or `-m gradio4` (Forge stand-in).
+Run in the matching venv: `-m gradio3` or `-m gradio4`; each test runs on every stand-in of that
+venv's gradio (the `gradio_flavour` fixture).
 """
 
 from __future__ import annotations
@@ -12,13 +14,12 @@ from lib_enhance.webui import accordion
 
 gr = pytest.importorskip("gradio")
 MAJOR = int(gr.__version__.split(".")[0])
-FLAVOUR = "a1111" if MAJOR == 3 else "forge"
 pytestmark = [pytest.mark.gradio3 if MAJOR == 3 else pytest.mark.gradio4]
 
 
 @pytest.fixture
-def webui(start_webui):
-    return start_webui(FLAVOUR, gradio_ui=True)
+def webui(start_webui, gradio_flavour):
+    return start_webui(gradio_flavour, gradio_ui=True)
 
 
 @pytest.mark.parametrize("img2img", [False, True])
@@ -121,7 +122,9 @@ def _run_page(webui, tab="txt2img", change=None):
     return seen[-1]
 
 
-def test_saved_defaults_reach_the_run_and_never_touch_host_controls(start_webui, tmp_path):
+def test_saved_defaults_reach_the_run_and_never_touch_host_controls(
+    start_webui, gradio_flavour, tmp_path
+):
     import json
 
     from lib_enhance.webui import controller  # noqa: F401 - the script's module
@@ -135,7 +138,7 @@ def test_saved_defaults_reach_the_run_and_never_touch_host_controls(start_webui,
         "txt2img/Upscale by/value": 1.5,  # the host's Hires.fix
     }
     (tmp_path / "ui-config.json").write_text(json.dumps(saved))
-    webui = start_webui(FLAVOUR)
+    webui = start_webui(gradio_flavour)
     script = webui.enhance_script()
     controls = dict(zip(script.controller.paths, webui.scripts.scripts_txt2img.inputs[
         script.args_from + 2 : script.args_to], strict=True))  # fmt: skip
@@ -193,3 +196,19 @@ def test_folder_batch_section_is_in_img2img_only(webui):
     buttons = {"Process one first", "Run batch", "Resume", "Status"}
     assert buttons <= labels(img2img)
     assert not buttons & labels(txt2img)
+
+
+def test_what_is_not_installed_is_said_in_the_accordion(webui):
+    """These venvs have no ultralytics, as a host where install.py could not install it."""
+    import importlib.util
+
+    from lib_enhance.webui import capabilities
+
+    txt2img, _ = webui.blocks
+    notes = [
+        b for b in txt2img.blocks.values()
+        if getattr(b, "elem_id", None) == "script_txt2img_enhance_notice"
+    ]  # fmt: skip
+    assert importlib.util.find_spec("ultralytics") is None
+    assert len(notes) == 1 and notes[0].value == capabilities.missing_notice()
+    assert "`ultralytics`" in notes[0].value and "Everything else works" in notes[0].value

@@ -4,14 +4,13 @@
 them, checkpoints, upscalers, VAEs, state, callbacks, logs) and loads the initial model;
 `load_extension_scripts(root)` executes `scripts/*.py` of an extension like
 `scripts.load_scripts` (module name "<file>.py"; A1111 puts the root on sys.path only while the
-file runs, Forge for good) and builds the two runners.
+file runs, the Forge family for good) and builds the two runners.
 """
 
 import importlib.util
 import os
 import sys
 
-import modules
 from modules import (
     _checkpoints,
     errors,
@@ -27,9 +26,10 @@ from modules import (
     shared_state,
     upscaler,
 )
+from modules._flavour import HOST
 from modules.options import OptionInfo
 
-FORGE = modules.FLAVOUR == "forge"
+FORGE = HOST.forge_backend
 CHECKPOINTS = ("base.safetensors", "other.safetensors", "broken.safetensors")
 
 OPTION_DEFAULTS = {
@@ -88,10 +88,10 @@ def boot(data_path, *, saved=SAVED_IN_CONFIG):
         shared.opts.data_labels.pop("forge_additional_modules")
     shared.state.__dict__.clear()
     shared_state.State.__init__(shared.state)
-    shared.cmd_opts.enhance_models_dir = None
-    shared.cmd_opts.enhance_allow_api_paths = False
-    shared.cmd_opts.api_auth = None
+    vars(shared.cmd_opts).clear()
+    vars(shared.cmd_opts).update(shared.default_cmd_opts())
     shared.cmd_opts.ui_config_file = os.path.join(str(data_path), "ui-config.json")
+    _start_torch_as_the_host_has_it()
     shared.sd_upscalers[:] = upscaler.default_upscalers()
     for log in (
         processing.CALLS,
@@ -136,6 +136,27 @@ def boot(data_path, *, saved=SAVED_IN_CONFIG):
         sd_models.load_model()
 
 
+def _start_torch_as_the_host_has_it():
+    """A1111 and Forge main run torch 2.1 / 2.3, whose torch.load unpickles anything unless
+    told `weights_only=True`; torch ≥ 2.6 (the other three, and the test venvs) refuses
+    non-tensor globals by default. The venv's torch is told to behave like the host's, and the
+    host's safe.py is imported (A1111's replaces torch.load with its checker)."""
+    if HOST.torch_weights_only_default:
+        os.environ.pop("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", None)
+    else:
+        os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] = "1"
+    import modules.safe  # noqa: F401
+
+
+def stop():
+    """Undo what boot() did to the process: torch.load and the environment."""
+    os.environ.pop("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", None)
+    safe = sys.modules.get("modules.safe")
+    torch = sys.modules.get("torch")
+    if safe is not None and torch is not None and safe.unsafe_torch_load is not None:
+        torch.load = safe.unsafe_torch_load
+
+
 def _info(name):
     return _checkpoints.CheckpointInfo(os.path.join("/models/Stable-diffusion", name))
 
@@ -153,7 +174,7 @@ def load_extension_scripts(root, extra_classes=()):
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
         finally:
-            if not FORGE:
+            if not HOST.keeps_extension_roots:
                 sys.path.remove(root)
         for obj in module.__dict__.values():
             if (

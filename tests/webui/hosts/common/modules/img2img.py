@@ -5,10 +5,11 @@ from pathlib import Path
 
 import modules
 from modules import images, processing, scripts
+from modules._flavour import HOST
 from modules.shared import state
 from PIL import Image, ImageOps
 
-FORGE = modules.FLAVOUR == "forge"
+FORGE = HOST.forge_backend
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff") + ((".avif",) if FORGE else ())
 
 

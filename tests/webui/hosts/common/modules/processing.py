@@ -12,13 +12,13 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-import modules
 import numpy as np
 from modules import images, infotext_utils, paths, scripts, sd_models, sd_vae, shared
+from modules._flavour import HOST
 from modules.shared import opts, state
 from PIL import Image
 
-FORGE = modules.FLAVOUR == "forge"
+FORGE = HOST.forge_backend
 CALLS: list[dict] = []
 """Every sampler job: what the host was asked to do (kind, sizes, seeds, prompts, model …)."""
 need_global_unload = False
@@ -321,9 +321,13 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
     hr_scheduler: str = None
     hr_prompt: str = ""
     hr_negative_prompt: str = ""
-    if FORGE:
+    if HOST.hires_cfg_field == "hr_cfg":
         hr_cfg: float = 1.0
+    if FORGE:
         hr_distilled_cfg: float = 3.5
+    if HOST.hires_cfg_field == "hr_cfg_scale":  # Classic: no default; the UI always sends one
+        hr_cfg_scale: float = None
+        hr_rescale_cfg: float = None
     force_task_id: str = None
 
     cached_hr_uc = [None, None]  # noqa: RUF012 - class-level on purpose (§2.7)
@@ -387,15 +391,21 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
         if FORGE and "Use same choices" not in self.hr_additional_modules:
             pass  # F:1405: a TypeError when the API/extension left it None
         previous = opts.data.get("sd_model_checkpoint")
+        preset = {"preset": None} if HOST.checkpoint_change_preset else {}
         if self.hr_checkpoint_info is not None:
             if FORGE:
                 from modules_forge import main_entry
 
                 main_entry.checkpoint_change(
-                    self.hr_checkpoint_info.title, save=False, refresh=False
+                    self.hr_checkpoint_info.title, save=False, refresh=False, **preset
                 )
-                main_entry.refresh_model_loading_parameters()
-                sd_models.forge_model_reload()
+                try:
+                    main_entry.refresh_model_loading_parameters()
+                    sd_models.forge_model_reload()
+                finally:  # Neo: the setting goes back as soon as the hires model is in
+                    if HOST.restores_checkpoint_after_hr_load:
+                        main_entry.checkpoint_change(previous, save=False, refresh=False, **preset)
+                        main_entry.refresh_model_loading_parameters()
             else:
                 with sd_models.SkipWritingToConfig():
                     sd_models.reload_model_weights(info=self.hr_checkpoint_info)
@@ -405,7 +415,7 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
             if FORGE and self.hr_checkpoint_info is not None:
                 from modules_forge import main_entry
 
-                main_entry.checkpoint_change(previous, save=False, refresh=True)  # lazy
+                main_entry.checkpoint_change(previous, save=False, refresh=True, **preset)  # lazy
 
     def sample_hr_pass(self, imgs, seeds):
         if state.interrupted:
@@ -428,6 +438,8 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
             if FORGE:
                 self.scripts.process_before_every_sampling(self, x=None, noise=None)
         steps = self.hr_second_pass_steps or self.steps
+        if HOST.hires_cfg_field:  # used as a number by the sampler: None fails (Classic's API)
+            float(getattr(self, HOST.hires_cfg_field))
         self._record("hires", target, imgs, self.denoising_strength, steps)
         out = [
             _diffuse(im, s, self.denoising_strength, target)
@@ -511,7 +523,7 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
             self._full_mask = m
             self.mask_for_overlay = Image.fromarray((m * 255).astype(np.uint8))
             self.overlay_images = []
-        if FORGE and self.scripts is not None:
+        if HOST.init_images_hook and self.scripts is not None:
             self.scripts.before_process_init_images(
                 self, dict(crop_region=self._crop, image_mask=self.image_mask)
             )
@@ -647,7 +659,7 @@ class Processed:
         self.all_subseeds = all_subseeds or p.all_subseeds or [self.subseed]
         self.infotexts = infotexts or [info] * len(images_list)
         self.version = "stand-in"
-        if FORGE:
+        if HOST.extra_images:
             self.extra_images = extra_images_list or []
 
     def infotext(self, p, index):

@@ -9,10 +9,10 @@ import os
 import re
 from collections import namedtuple
 
-import modules
 from modules import errors
+from modules._flavour import HOST
 
-FORGE = modules.FLAVOUR == "forge"
+FORGE = HOST.forge_backend
 AlwaysVisible = object()
 CALLBACK_LOG: list[tuple] = []
 """(method, script title, id(p)) for every always-on callback actually called."""
@@ -82,7 +82,7 @@ class Script:
     on_after_component_elem_id = None
     setup_for_ui_only = False
     controls = None
-    if FORGE:
+    if HOST.sorting_priority:
         sorting_priority = 0
 
     def title(self):
@@ -232,7 +232,7 @@ class ScriptRunner:
             elif visibility:
                 self.scripts.append(script)
                 self.selectable_scripts.append(script)
-        if FORGE:
+        if HOST.sorting_priority:
             self.alwayson_scripts.sort(key=lambda x: x.sorting_priority)
         self.callback_map.clear()
 
@@ -376,7 +376,7 @@ class ScriptRunner:
     def before_hr(self, p):
         self._dispatch("before_hr", p)
 
-    if FORGE:
+    if HOST.init_images_hook:
 
         def before_process_init_images(self, p, pp, **kwargs):
             for script in self.ordered_scripts("before_process_init_images"):

@@ -5,22 +5,37 @@ import sys
 import types
 
 from modules import options, shared_state
+from modules._flavour import HOST
 from modules.options import OptionInfo, options_section  # noqa: F401 - re-exported like the host
 
-cmd_opts = argparse.Namespace(
-    api=True,
-    api_auth=None,
-    nowebui=False,
-    no_prompt_history=False,
-    freeze_settings=False,
-    enhance_models_dir=None,
-    enhance_allow_api_paths=False,
-    enhance_queue=None,
-    enhance_queue_claim_after=30.0,
-    enhance_queue_worker_id=None,
-    skip_install=False,
-    ui_config_file="ui-config.json",
-)
+
+def default_cmd_opts():
+    """The flags as a default start leaves them (plus Enhance's preload.py flags); a fork's
+    dropped attributes (Neo: `use_cpu`, `disable_safe_unpickle`) are not there at all."""
+    flags = dict(
+        api=True,
+        api_auth=None,
+        nowebui=False,
+        no_prompt_history=False,
+        freeze_settings=False,
+        skip_install=False,
+        disable_safe_unpickle=False,
+        use_cpu=[],
+        lowvram=False,
+        medvram=False,
+        ui_config_file="ui-config.json",
+        enhance_models_dir=None,
+        enhance_allow_api_paths=False,
+        enhance_queue=None,
+        enhance_queue_claim_after=30.0,
+        enhance_queue_worker_id=None,
+    )
+    for name in HOST.dropped_cmd_opts:
+        del flags[name]
+    return flags
+
+
+cmd_opts = argparse.Namespace(**default_cmd_opts())
 opts = options.Options({}, set())
 state = shared_state.State()
 sd_upscalers = []

@@ -20,7 +20,6 @@ from secrets import compare_digest
 from threading import Lock
 
 import gradio as gr
-import modules
 import modules.shared as shared
 from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -28,6 +27,7 @@ from fastapi.exceptions import HTTPException
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from modules import errors, scripts, sd_models, sd_samplers
+from modules._flavour import HOST
 from modules.api import models
 from modules.processing import (
     StableDiffusionProcessingImg2Img,
@@ -37,7 +37,7 @@ from modules.processing import (
 from modules.shared import opts
 from PIL import Image, PngImagePlugin
 
-FORGE = modules.FLAVOUR == "forge"
+FORGE = HOST.forge_backend
 
 
 def script_name_to_index(name, scripts):
@@ -295,7 +295,7 @@ class Api:
 
     def _images(self, processed, send_images):
         images = list(processed.images)
-        if FORGE:
+        if HOST.extra_images:
             images += processed.extra_images
         return list(map(encode_pil_to_base64, images)) if send_images else []
 

@@ -11,11 +11,11 @@ import inspect
 import re
 from typing import Any, Optional
 
-import modules
+from modules._flavour import HOST
 from modules.processing import StableDiffusionProcessingImg2Img, StableDiffusionProcessingTxt2Img
 from pydantic import BaseModel, Field, create_model
 
-FORGE = modules.FLAVOUR == "forge"
+FORGE = HOST.forge_backend  # pydantic 2 typing (Forge, Neo)
 
 API_NOT_ALLOWED = [
     "self",
