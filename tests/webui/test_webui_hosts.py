@@ -4,8 +4,6 @@ working), flags a fork dropped."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from PIL import Image
 
@@ -14,11 +12,20 @@ HIRES = {"hires": {"enabled": True, "upscaler": "Lanczos", "scale": 2.0, "denois
                    "checkpoint": "other.safetensors", "vae": VAE}}  # fmt: skip
 
 
-def ran(processed) -> dict:
+def stage(processed, name: str) -> str:
+    """The line Enhance wrote into the first image's infotext for one stage."""
     from modules import infotext_utils
 
+    from lib_enhance.spec import infotext
+
     params = infotext_utils.parse_generation_parameters(processed.infotexts[0])
-    return json.loads(params["Enhance"])["ran"]
+    return infotext.summary(params)["stages"][name]
+
+
+def status(processed, name: str) -> str:
+    from lib_enhance.spec import infotext
+
+    return infotext.status_of(stage(processed, name))
 
 
 def loaded_vae(webui) -> str | None:
@@ -37,7 +44,7 @@ def test_checkpoint_and_vae_swap_then_the_users_come_back(webui):
                    ("sd_model_checkpoint", "sd_vae", "forge_additional_modules")}  # fmt: skip
     _p, processed = webui.txt2img([True, HIRES], batch_size=2)
     assert webui.errors.REPORTS == []
-    assert ran(processed)["hires"]["status"] == "ok"
+    assert status(processed, "hires") == "ok"
     inner = webui.inner_calls()
     assert len(inner) == 2 and all(c["checkpoint"] == other for c in inner)
     assert all((c["vae"] or [""])[0].endswith(VAE) if webui.forge else c["vae"].endswith(VAE)
@@ -71,14 +78,14 @@ def test_without_a_way_to_change_checkpoints_only_those_passes_fail(webui, monke
     caplog.set_level("WARNING", logger="enhance")
     _p, processed = webui.txt2img([True, HIRES])
     webui.txt2img([True, HIRES])
-    hires = ran(processed)["hires"]
-    assert hires["status"] == "failed" and "no way to change the checkpoint" in hires["error"]
+    hires = stage(processed, "hires")
+    assert status(processed, "hires") == "failed" and "no way to change the checkpoint" in hires
     said = [r for r in caplog.records if "neither sd_models.reload_model_weights" in r.message]
     assert len(said) == 1
     assert webui.loaded_title() == webui.title("base.safetensors")
     plain = {"hires": {k: v for k, v in HIRES["hires"].items() if k not in ("checkpoint", "vae")}}
     _p, processed = webui.txt2img([True, plain])
-    assert ran(processed)["hires"]["status"] == "ok" and processed.images[0].size == (128, 96)
+    assert status(processed, "hires") == "ok" and processed.images[0].size == (128, 96)
 
 
 def test_flags_a_fork_dropped_are_read_as_unset(webui):
