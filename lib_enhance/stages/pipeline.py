@@ -93,6 +93,8 @@ def run_stage_many(
     started = time.perf_counter()
     runs: list[ImageRun] = []
     records = [StageRecord(stage.name) for _ in jobs]
+    if not records:
+        return []
     try:
         if host.stop_requested():  # not even a checkpoint load for a stage that cannot run
             raise HostInterrupted(f"{stage.name}: interrupted by the user")
@@ -212,6 +214,8 @@ def enhance_many(
     checkpoint is restored once, at the end.
     """
     results = [EnhanceResult(job.image, [], warnings=presets.warnings(config)) for job in jobs]
+    if not results:
+        return results  # nothing to load a checkpoint for
     budget = Budget()
     with host.checkpoint_scope():
         for stage in build_stages(config):

@@ -211,7 +211,7 @@ class Controller:
                               user_no_grid=bool(p.do_not_save_grid))  # fmt: skip
             p.do_not_save_grid = True  # the grid is made of the enhanced images, in postprocess
         self.runs[id(p)] = run
-        self._set_infotext(p, run, config, None)
+        self._set_infotext(p, run, config)
 
     def _hires_on_txt2img(self, p: Any, run: Run) -> None:
         """The host's own Hires.fix: keep it (warn) or drive it for a latent upscaler."""
@@ -344,7 +344,10 @@ class Controller:
             host_text = texts[pos] if pos is not None and pos < len(texts) else ""
             fields = self._fields(run, user, result, shot)
             text = click.infotext(host_text, shot.index, fields)
-            self._save(p, run, shot, result, text)
+            try:
+                self._save(p, run, shot, result, text)
+            except OSError as exc:  # disk full, permissions: the others are still saved
+                log.error("Enhance: image %d could not be saved: %s", shot.index + 1, exc)
             finished.append((text, fields))
             if pos is not None and result is not None:
                 gallery[pos] = result.image
@@ -354,23 +357,27 @@ class Controller:
             self._show(p, run, processed, gallery, texts, finished)
 
     def _save(self, p: Any, run: Run, shot: Shot, result: Any, text: str) -> None:
-        """One image's file (and companions) as the host would have saved it."""
+        """One image's file (and companions) as the host would have saved it; its PNG info
+        (`enable_pnginfo`: the host gave the image made its infotext) is the final text."""
         image = result.image if result is not None else shot.image
+        if "parameters" in shot.image.info:
+            image.info["parameters"] = text
         if shot.save:
             run.host.save_sample(image, p, shot.index, text)
             if result is not None and self.option(settings.SAVE_BEFORE, False):
                 run.host.save_sample(shot.image, p, shot.index, text, "-before-enhance")
-        elif result is not None:
-            image.info["parameters"] = text
         if result is not None:
             run.images += 1
             if self.option(settings.PREVIEW, False):
                 self._preview(p, run, result, shot)
 
-    def _fields(self, run: Run, user: Any, result: Any, shot: Shot) -> dict[str, str]:
+    def _fields(
+        self, run: Run, config: Mapping[str, Any], result: Any, shot: Shot | None = None
+    ) -> dict[str, str]:
+        """One image's Enhance infotext fields: settings, what ran, warnings."""
         ran = dict(run.ran)
         warnings = list(run.warnings)
-        if result is None and not shot.complete:
+        if result is None and shot is not None and not shot.complete:
             warnings.append("not enhanced: the image was cut short by Interrupt or Skip")
         if result is not None:
             ran.update(result.ran)
@@ -379,7 +386,7 @@ class Controller:
             for entry in ran.values():
                 if isinstance(entry, dict) and entry.get("checkpoint") in hashes:
                     entry["checkpoint_hash"] = hashes[entry["checkpoint"]]
-        return infotext.fields(user, ran, warnings)
+        return infotext.fields(config, ran, warnings)
 
     def _show(
         self,
@@ -427,20 +434,10 @@ class Controller:
                     info = f"Enhance detection preview: {record.name}"
                     run.host.save_sample(image, p, shot.index, info, "-enhance-preview")
 
-    def _set_infotext(
-        self, p: Any, run: Run, config: Mapping[str, Any], result: Any
-    ) -> dict[str, str]:
-        """This image's Enhance fields on `p` (the host writes the infotext when it saves)."""
-        ran = dict(run.ran)
-        warnings = list(run.warnings)
-        if result is not None:
-            ran.update(result.ran)
-            warnings += [w for w in result.warnings if w not in warnings]
-            hashes = getattr(run.host, "hashes", {})
-            for entry in ran.values():
-                if isinstance(entry, dict) and entry.get("checkpoint") in hashes:
-                    entry["checkpoint_hash"] = hashes[entry["checkpoint"]]
-        fields = infotext.fields(config, ran, warnings)
+    def _set_infotext(self, p: Any, run: Run, config: Mapping[str, Any]) -> dict[str, str]:
+        """The run's Enhance fields on `p` (params.txt; the host writes the infotext when it
+        saves)."""
+        fields = self._fields(run, config, None)
         params = p.extra_generation_params
         for key in run.keys:
             params.pop(key, None)

@@ -324,8 +324,6 @@ class WebUIHost:
         all is the caller's: the host's `p.save_samples()` of that image's batch."""
         from modules import images
 
-        if shared.opts.enable_pnginfo and not suffix:
-            image.info["parameters"] = info
         iteration, batch_index = divmod(index, max(1, int(p.batch_size)))
         saved = (p.iteration, getattr(p, "batch_index", 0))
         p.iteration, p.batch_index = iteration, batch_index  # [generation_number] etc.
