@@ -219,7 +219,9 @@ class WebUIHost:
             _restore_options(saved)
         first = getattr(processed, "index_of_first_image", 0)
         images = list(processed.images[first : first + len(items)])
-        if len(images) < len(items) or self.stop_requested():
+        if self.stop_requested():  # a sampler cut short returns its half-done images
+            raise HostInterrupted(f"{settings.label or 'img2img'}: interrupted by the user")
+        if len(images) < len(items):
             raise HostInterrupted(f"{settings.label or 'img2img'}: the host returned no image")
         return [im.convert("RGB") for im in images]
 

@@ -92,3 +92,18 @@ def test_a_hires_target_past_the_vram_budget_runs_tiled(webui):
     line = record(processed.infotexts[0])
     assert "via tiles" in line["stages"]["hires"] and "over the VRAM budget" in line["warnings"]
     assert "over the VRAM budget" in processed.comments
+
+
+def test_skip_in_the_last_batch_skips_that_batch_only(webui, monkeypatch):
+    """Skip during the last batch was for that batch: the images before it are enhanced and
+    saved; the skipped one is kept in the gallery as made, unsaved (the host's rule)."""
+    soft = next(s for s in webui.scripts.scripts_txt2img.alwayson_scripts
+                if s.title() == "SoftRec")  # fmt: skip
+    state = webui.shared.state
+    monkeypatch.setattr(type(soft), "process_before_every_sampling",
+                        lambda self, p, *a, **k: not getattr(p, "_enhance_inner", False)
+                        and p.iteration == 1 and state.skip(), raising=False)  # fmt: skip
+    _p, processed = webui.txt2img([True, HIRES], n_iter=2)
+    assert [s["size"] for s in samples(webui)] == [(128, 96)]
+    assert [im.size for im in processed.images[1:]] == [(128, 96), (64, 48)]
+    assert "cut short by Interrupt or Skip" in record(processed.infotexts[2])["warnings"]
