@@ -107,3 +107,21 @@ def test_skip_in_the_last_batch_skips_that_batch_only(webui, monkeypatch):
     assert [s["size"] for s in samples(webui)] == [(128, 96)]
     assert [im.size for im in processed.images[1:]] == [(128, 96), (64, 48)]
     assert "cut short by Interrupt or Skip" in record(processed.infotexts[2])["warnings"]
+
+
+def test_the_regions_of_every_image_of_a_click_share_one_call(webui):
+    """Batch count 2: both images' faces in one nested job, each with its own latent mask."""
+    from test_webui_detail import TwoFaces
+
+    from lib_enhance.spec import config as cfgmod
+    from lib_enhance.testing import StaticRegistry
+
+    script = webui.enhance_script()
+    script.controller.detectors = lambda: StaticRegistry({cfgmod.BUILTIN_FACE: TwoFaces()})
+    config = {"detail": [{"inpaint_size": 256, "mask_blur": 2, "padding": 8}]}
+    _p, processed = webui.txt2img([True, config], n_iter=2, width=96, height=48)
+    assert webui.errors.REPORTS == []
+    (inner,) = webui.inner_calls()
+    assert inner["batch"] == 4 and inner["latent_mask_rows"] == 4
+    assert inner["seeds"] == [1000, 1001, 1001, 1002]  # each image's seed + region index
+    assert all(" 2 regions" in record(t)["stages"]["detail 1"] for t in processed.infotexts[1:])
