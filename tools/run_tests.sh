@@ -34,16 +34,6 @@ venv() {  # venv NAME REQUIREMENTS -> prints the venv's python
   echo "$dir/bin/python"
 }
 
-ensure_chromium() {
-  command -v chromium >/dev/null && return
-  echo "== installing chromium (review page test)" >&2
-  if [ "$(id -u)" = 0 ]; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >&2
-  else
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
-  fi
-}
-
 ensure_command() {  # ensure_command COMMAND DEBIAN-PACKAGE WHY
   command -v "$1" >/dev/null && return
   echo "== installing $2 ($3)" >&2
@@ -65,7 +55,7 @@ echo "== ruff"
 "$(dirname "$core")/ruff" check . || status=1
 "$(dirname "$core")/ruff" format --check . || status=1
 
-ensure_chromium
+ensure_command chromium chromium "review page and browser tests"
 ensure_command redis-server redis-server "work queue tests"
 run_pytest core "$core" "not yolo and not gradio3 and not gradio4" "$@"
 

@@ -289,17 +289,22 @@ class WebUIHost:
         p2.cached_uc = [None, None]
         if p is not None:
             p2.user = getattr(p, "user", None)
-            runner = self._nested_runner()
-            if runner is not None:
-                p2.scripts = runner
-                p2.script_args = list(p.script_args or ())
+        runner = self._nested_runner()
+        if runner is not None:
+            p2.scripts = runner
+            p2.script_args = list(getattr(p, "script_args", None) or ())
         return p2
 
     def _nested_runner(self) -> Any:
-        """A copy of the user's runner keeping only the allowed always-on scripts, never us."""
+        """A copy of the user's runner keeping only the allowed always-on scripts, never us.
+
+        A job of our own (the enhance route, the folder batch) gets the host's img2img runner
+        with no scripts at all: some hosts (reForge) read `p.scripts.alwayson_scripts` without
+        checking for None, so a job without a runner fails there.
+        """
         runner = getattr(self.p, "scripts", None)
         if runner is None:
-            return None
+            return _empty_runner()
         keep = {
             s.strip()
             for s in str(enhance_settings.get(shared.opts, enhance_settings.NESTED_SCRIPTS)).split(
@@ -382,6 +387,17 @@ def keep_params_txt() -> Iterator[None]:
         if before is not None:
             with contextlib.suppress(OSError), open(path, "w", encoding="utf8") as fh:
                 fh.write(before)
+
+
+def _empty_runner() -> Any:
+    from modules import scripts
+
+    base = getattr(scripts, "scripts_img2img", None)
+    if base is None:
+        return None
+    empty = copy.copy(base)
+    empty.alwayson_scripts, empty.selectable_scripts, empty.callback_map = [], [], {}
+    return empty
 
 
 def _stem(filename: str) -> str:

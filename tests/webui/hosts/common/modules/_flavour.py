@@ -44,6 +44,9 @@ class Flavour:
     """Command-line attributes A1111 has and this host no longer defines."""
     hires_cfg_field: str | None = None
     """The Txt2Img field for the hires CFG: "hr_cfg" or "hr_cfg_scale" (None: A1111 has none)."""
+    needs_script_runner: bool = False
+    """`process_images` reads `p.scripts.alwayson_scripts` in its batch loop without checking
+    for None (its advanced-model-sampling lookup): a job without a script runner fails."""
 
 
 FORGE_FAMILY = dict(sorting_priority=True, keeps_extension_roots=True, extra_images=True)
@@ -61,7 +64,7 @@ FLAVOURS = {
         Flavour("classic", gradio=3, forge_backend=False, hires_cfg_field="hr_cfg_scale",
                 **FORGE_FAMILY),
         Flavour("reforge", gradio=3, forge_backend=False, init_images_hook=True,
-                hires_cfg_field="hr_cfg", **FORGE_FAMILY),
+                hires_cfg_field="hr_cfg", needs_script_runner=True, **FORGE_FAMILY),
     )
 }  # fmt: skip
 

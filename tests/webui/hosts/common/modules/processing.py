@@ -864,6 +864,8 @@ def process_images_inner(p) -> Processed:
             )
         if len(p.prompts) == 0:
             break
+        if HOST.needs_script_runner:  # reForge: `p.scripts.alwayson_scripts`, no None check
+            next((s for s in p.scripts.alwayson_scripts if getattr(s, "name", "") == "ams"), 0)
         if p.scripts is not None:
             p.scripts.after_extra_networks_activate(
                 p,
