@@ -30,6 +30,45 @@ class HostInterrupted(HostError):
     """The user pressed Interrupt or Skip, or the host returned no image for a request."""
 
 
+class HostOutOfMemory(HostError):
+    """A sampler call ran out of (V)RAM. Not a failure of the run: the caller retries with
+    fewer items per call, and a hires pass that does not fit alone goes tiled."""
+
+
+OOM_TYPES = ("OutOfMemoryError",)
+"""Exception class names (anywhere in the class's MRO) that mean out of memory: torch's
+`torch.cuda.OutOfMemoryError` / `torch.OutOfMemoryError`, which every host raises on CUDA and
+ROCm (the Forge family's `memory_management.OOM_EXCEPTION` is that class)."""
+OOM_MESSAGES = (
+    "out of memory",  # CUDA ("CUDA out of memory"), MPS ("MPS backend out of memory"), XPU
+    "not enough gpu video memory",  # DirectML ("… There is not enough GPU video memory …")
+    "can't allocate memory",  # CPU ("DefaultCPUAllocator: can't allocate memory"), --use-cpu
+)
+"""Messages of the plain RuntimeErrors other backends raise for the same thing."""
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True when `exc` (or what it wraps) says the device ran out of memory.
+
+    Decided by class name and message, so no torch import is needed (the pipeline runs without
+    torch) and the hosts' own wrappers count too.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, HostOutOfMemory):
+            return True
+        if any(cls.__name__ in OOM_TYPES for cls in type(current).__mro__):
+            return True
+        if isinstance(current, RuntimeError | MemoryError):
+            text = str(current).lower()
+            if isinstance(current, MemoryError) or any(m in text for m in OOM_MESSAGES):
+                return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 @dataclass(frozen=True)
 class PassSettings:
     """Settings shared by every item of one batched img2img call.
@@ -118,6 +157,12 @@ class Host(Protocol):
 
     def stop_requested(self) -> bool:
         """True when the user pressed Interrupt or Skip: checked before every host call."""
+        ...
+
+    def memory_budget(self) -> int | None:
+        """Bytes one sampler call may use (Settings → Enhance, or the device's free memory);
+        None when unknown (CPU, no torch): then only an out-of-memory error limits a call.
+        Optional: a host without it has no budget."""
         ...
 
     def progress(self, text: str, done: int, total: int) -> None:

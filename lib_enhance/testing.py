@@ -6,7 +6,8 @@ region edge is measurable), each item's mask is a latent mask as the host makes 
 what lies outside is held fixed, so it comes back unchanged), the masked area starts from the
 pass's masked content (original, fill, latent noise, latent nothing), and the output has the
 requested size. Every call, batch size and checkpoint
-load is recorded, so cost is asserted exactly rather than timed.
+load is recorded, so cost is asserted exactly rather than timed. It runs out of memory where told
+to (above a pixel or batch budget), as a GPU would.
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ import numpy as np
 from PIL import Image
 
 from .geometry.detection import Detection
-from .host import CheckpointSwitcher, HostError, HostInterrupted, Img2ImgItem, PassSettings
+from .host import (
+    CheckpointSwitcher,
+    HostError,
+    HostInterrupted,
+    HostOutOfMemory,
+    Img2ImgItem,
+    PassSettings,
+)
 from .spec.config import BUILTIN_FACE
 
 DEFAULT_UPSCALERS = (
@@ -61,7 +69,10 @@ class TestHost:
     - `fail_checkpoints`: loading these raises (like a corrupt file or OOM on load);
     - `fail_labels`: img2img for a stage whose label starts with one of these raises HostError;
     - `interrupt_after`: after that many img2img calls, `stop_requested()` turns true;
-    - `empty_after`: after that many calls, img2img returns no images (host-side interrupt).
+    - `empty_after`: after that many calls, img2img returns no images (host-side interrupt);
+    - `oom_pixels` / `oom_batch`: a call holding more pixels (items × width × height) or more
+      items raises `HostOutOfMemory` (recorded in `oom_calls`, not in `calls`);
+    - `memory`: what `memory_budget()` reports (bytes; None = unknown, as on a CPU).
     """
 
     __test__ = False  # not a pytest class
@@ -81,6 +92,10 @@ class TestHost:
     stop: bool = False
     not_downloaded: Sequence[str] = ()
     """Upscalers listed but whose model file is not on disk yet."""
+    oom_pixels: int | None = None
+    oom_batch: int | None = None
+    memory: int | None = None
+    oom_calls: list[HostCall] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.switcher = CheckpointSwitcher(self._load)
@@ -130,6 +145,9 @@ class TestHost:
     def progress(self, text: str, done: int, total: int) -> None:
         self.progress_log.append((text, done, total))
 
+    def memory_budget(self) -> int | None:
+        return self.memory
+
     # ---- work
 
     def upscale(self, image: Image.Image, upscaler: str, width: int, height: int) -> Image.Image:
@@ -140,6 +158,12 @@ class TestHost:
         return image.convert("RGB").resize((width, height), method)
 
     def img2img(self, settings: PassSettings, items: Sequence[Img2ImgItem]) -> list[Image.Image]:
+        pixels = len(items) * settings.width * settings.height
+        over_pixels = self.oom_pixels is not None and pixels > self.oom_pixels
+        if over_pixels or (self.oom_batch is not None and len(items) > self.oom_batch):
+            self.oom_calls.append(self._call(settings, items))
+            raise HostOutOfMemory(f"out of memory: {len(items)} × {settings.width}×"
+                                  f"{settings.height} in {settings.label}")  # fmt: skip
         self._record(settings, items)
         if settings.label.startswith(self.fail_labels) and self.fail_labels:
             raise HostError(f"sampler crashed in {settings.label}")
@@ -148,21 +172,22 @@ class TestHost:
         return [self._diffuse(settings, item) for item in items]
 
     def _record(self, settings: PassSettings, items: Sequence[Img2ImgItem]) -> None:
-        self.calls.append(
-            HostCall(
-                label=settings.label,
-                batch_size=len(items),
-                size=(settings.width, settings.height),
-                checkpoint=self.active_checkpoint,
-                vae=self.switcher.active[1],
-                denoise=settings.denoise,
-                steps=settings.steps,
-                seeds=[i.seed for i in items],
-                prompts=[i.prompt for i in items],
-                masked=any(i.mask is not None for i in items),
-                masks=sum(i.mask is not None for i in items),
-                inpaint_fill=settings.inpaint_fill,
-            )
+        self.calls.append(self._call(settings, items))
+
+    def _call(self, settings: PassSettings, items: Sequence[Img2ImgItem]) -> HostCall:
+        return HostCall(
+            label=settings.label,
+            batch_size=len(items),
+            size=(settings.width, settings.height),
+            checkpoint=self.active_checkpoint,
+            vae=self.switcher.active[1],
+            denoise=settings.denoise,
+            steps=settings.steps,
+            seeds=[i.seed for i in items],
+            prompts=[i.prompt for i in items],
+            masked=any(i.mask is not None for i in items),
+            masks=sum(i.mask is not None for i in items),
+            inpaint_fill=settings.inpaint_fill,
         )
 
     def _diffuse(self, settings: PassSettings, item: Img2ImgItem) -> Image.Image:

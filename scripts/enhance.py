@@ -80,11 +80,14 @@ class EnhanceScript(scripts.Script):
     def process(self, p, *args):
         self.controller.process(p, args)
 
-    def postprocess_image(self, p, pp, *args):
-        self.controller.image(p, pp, composite=False)
+    def before_process_batch(self, p, *args, **kwargs):
+        self.controller.before_batch(p)
+
+    def postprocess_batch_list(self, p, pp, *args, **kwargs):
+        self.controller.batch_done(p)
 
     def postprocess_image_after_composite(self, p, pp, *args):
-        self.controller.image(p, pp, composite=True)
+        self.controller.image(p, pp)
 
     def postprocess(self, p, processed, *args):
         self.controller.postprocess(p, processed)

@@ -70,8 +70,15 @@ def _run(host, src, out, cfg=CONFIG, **kw):
 
 
 def _calls(*hosts: TestHost) -> Counter:
-    """(stage label, image prompt) → completed host calls, over all runs."""
-    return Counter((c.label, c.prompts[0]) for h in hosts for c in h.calls)
+    """(stage label, image prompt) → completed host calls it was in, over all runs."""
+    return Counter((c.label, prompt) for h in hosts for c in h.calls for prompt in c.prompts)
+
+
+@pytest.fixture(autouse=True)
+def groups_of_two(monkeypatch):
+    """Images go through a stage two at a time here (3 groups of N = 6): a kill or an
+    interrupt can land between groups, and every call holds two images."""
+    monkeypatch.setattr(batch, "IMAGES_AT_ONCE", 2)
 
 
 def _manifest(out: Path) -> dict:
@@ -84,7 +91,9 @@ def test_each_checkpoint_loads_once_per_stage_and_outputs_keep_png_info(folder, 
     result = _run(host, folder, tmp_path / "out")
     assert host.loads == 3 and result.checkpoint_loads == 3
     assert [c for c, _ in host.switcher.history] == ["B [bbbb2222]", "C [cccc3333]", ""]
-    assert host.calls_by_label() == {"hires": N, "detail 1": N}
+    assert host.calls_by_label() == {"hires": N // 2, "detail 1": N // 2}
+    assert [c.batch_size for c in host.calls] == [2] * N  # two images per call
+    assert result.host_calls == {"hires": N // 2, "detail 1": N // 2}
     assert _snapshot(folder) == before  # nothing written into the input
     for i in range(N):
         out = Image.open(tmp_path / "out" / f"img{i}.png")
@@ -104,11 +113,24 @@ def test_the_job_comes_from_the_png_info(folder, tmp_path):
     host = TestHost()
     _run(host, folder, tmp_path / "out")
     hires = [c for c in host.calls if c.label == "hires"]
-    assert hires[0].prompts == ["photo number 0"] and hires[0].seeds == [1000]
-    assert hires[0].steps == 12
+    assert hires[0].prompts == ["photo number 0", "photo number 1"]
+    assert hires[0].seeds == [1000, 1001] and hires[0].steps == 12
 
 
-@pytest.mark.parametrize("kill_at", [1, 2, 5, 6, 7, 9, 12])
+def test_a_group_shares_one_call_per_stage_with_the_same_results(folder, tmp_path, monkeypatch):
+    monkeypatch.setattr(batch, "IMAGES_AT_ONCE", 8)
+    host = TestHost()
+    _run(host, folder, tmp_path / "all")
+    assert [(c.label, c.batch_size) for c in host.calls] == [("hires", N), ("detail 1", N)]
+    monkeypatch.setattr(batch, "IMAGES_AT_ONCE", 1)
+    _run(TestHost(), folder, tmp_path / "one")
+    for i in range(N):
+        together = np.asarray(Image.open(tmp_path / "all" / f"img{i}.png"))
+        alone = np.asarray(Image.open(tmp_path / "one" / f"img{i}.png"))
+        assert np.array_equal(together, alone)
+
+
+@pytest.mark.parametrize("kill_at", [1, 2, 3, 4, 5, 6])
 def test_killed_at_any_host_call_then_resumed_does_every_image_exactly_once(
     folder, tmp_path, kill_at
 ):

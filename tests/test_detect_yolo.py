@@ -93,6 +93,27 @@ def test_tiny_model_finds_the_ellipses_drawn_at_known_places(registry):
         assert best.label == label and best.mask is None
 
 
+def test_detecting_on_the_cpu_keeps_the_host_torch_thread_count(models_root):
+    """ultralytics sets torch's threads to cores − 1 (at most 8) when it predicts on the CPU;
+    a WebUI's later generations must keep the count it had (found on a real A1111)."""
+    import os
+
+    import torch
+
+    from lib_enhance.detect import DetectorRegistry, default_folders
+
+    ultralytics_count = min(8, max(1, (os.cpu_count() or 1) - 1))
+    host_count = ultralytics_count + 1
+    before = torch.get_num_threads()
+    torch.set_num_threads(host_count)
+    try:
+        reg = DetectorRegistry(default_folders(models_root), hf_cache=False, downloads=())
+        reg.get(TINY.name).detect(ellipse_scene(), confidence=0.5)
+        assert torch.get_num_threads() == host_count
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_class_filter_keeps_only_the_named_class(registry):
     from lib_enhance.detect import UnknownClassError
 

@@ -242,6 +242,7 @@ def test_an_import_circle_is_reported(house: Path):
             "lib_enhance.stages.context",
             "lib_enhance.stages.detail",
             "lib_enhance.stages.hires",
+            "lib_enhance.stages.lockstep",
             "lib_enhance.stages.pipeline",
             "lib_enhance.stages.tiled",
         ]

@@ -3,7 +3,9 @@
 Order is the point. Per-image processing loads hires-checkpoint B, restores, loads face-checkpoint
 C, restores — for every image. Here each stage runs across all images inside one
 `use_checkpoint`, within one `checkpoint_scope`, so a batch pays one load per stage plus one
-restore: O(stages), not O(images). Intermediates live in ``enhance-work/`` inside the output.
+restore: O(stages), not O(images). Within a stage, images go `IMAGES_AT_ONCE` at a time through
+the same code as a Generate click (`pipeline.run_stage_many`), so their sampler calls are shared.
+Intermediates live in ``enhance-work/`` inside the output.
 
 Resumability comes from the manifest (see `manifest`): a stage of an image is finished only when
 its result is on disk and recorded, and everything is written atomically, so a run killed at any
@@ -33,7 +35,8 @@ from ..qa import assess
 from ..spec import config as cfgmod
 from ..spec.infotext import INFOTEXT_KEY, to_infotext
 from ..stages.context import StageRecord
-from ..stages.pipeline import ImageJob, Stage, build_stages, enhance, run_stage
+from ..stages.lockstep import Budget
+from ..stages.pipeline import ImageJob, Stage, build_stages, enhance, run_stage_many
 from .manifest import (
     FINISHED,
     WORK_DIR,
@@ -47,6 +50,10 @@ from .manifest import (
 from .report import write_review
 
 log = logging.getLogger("enhance")
+
+IMAGES_AT_ONCE = 8
+"""Images of a folder that go through a stage together (share sampler calls); each is saved
+as soon as its group is done, so a stop loses at most one group's work of one stage."""
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".avif")
 
@@ -289,6 +296,7 @@ class FolderRun:
         self.stopped = False
         self.errors: list[str] = []
         self.host_calls: dict[str, int] = {}
+        self.budget = Budget()
 
     # ---- scanning
 
@@ -345,28 +353,38 @@ class FolderRun:
             if not todo or self.stopped:
                 continue
             with self.host.use_checkpoint(stage.checkpoint, stage.vae):
-                for index, record in enumerate(todo, 1):
+                for start in range(0, len(todo), IMAGES_AT_ONCE):
                     if self.should_stop():
                         self.stopped = True
                     if self.stopped:
                         break
-                    self._emit(stage.name, number, index, len(todo), record["source"])
-                    self.run_one(stage, number, record)
+                    group = todo[start : start + IMAGES_AT_ONCE]
+                    for index, record in enumerate(group, start + 1):
+                        self._emit(stage.name, number, index, len(todo), record["source"])
+                    self.run_group(stage, number, group)
 
-    def run_one(self, stage: Stage, number: int, record: dict[str, Any]) -> None:
-        """One stage on one image; persisted (work file, then manifest) before moving on."""
-        try:
-            source, current = self._images(record)
-        except (OSError, UnidentifiedImageError) as exc:
-            self._fail_image(record, f"cannot read {record['work'] or record['source']}: {exc}")
+    def run_group(self, stage: Stage, number: int, group: list[dict[str, Any]]) -> None:
+        """One stage on a few images together; each persisted (work file, then manifest)."""
+        ready: list[tuple[dict[str, Any], ImageJob, Image.Image]] = []
+        for record in group:
+            try:
+                source, current = self._images(record)
+            except (OSError, UnidentifiedImageError) as exc:
+                self._fail_image(record, f"cannot read {record['work'] or record['source']}: {exc}")
+                continue
+            ready.append((record, make_job(source, record["source"], record["sha256"]), current))
+        if not ready:
             return
-        job = make_job(source, record["source"], record["sha256"])
-        result, stage_record = run_stage(self.host, stage, job, current, self.detectors)
-        self.host_calls[stage.name] = self.host_calls.get(stage.name, 0) + stage_record.host_calls
-        if stage_record.status == "interrupted":
-            self.stopped = True
-            return
-        self.store(record, stage.name, number, stage_entry(stage_record), result)
+        calls_before = self.budget.host_calls
+        done = run_stage_many(self.host, stage, [j for _, j, _ in ready],
+                              [im for _, _, im in ready], self.detectors, self.budget)  # fmt: skip
+        calls = self.budget.host_calls - calls_before
+        self.host_calls[stage.name] = self.host_calls.get(stage.name, 0) + calls
+        for (record, _, _), (result, stage_record) in zip(ready, done, strict=True):
+            if stage_record.status == "interrupted":
+                self.stopped = True
+                continue
+            self.store(record, stage.name, number, stage_entry(stage_record), result)
 
     def store(
         self,

@@ -6,14 +6,19 @@ built-in face detector work on installs without it (and its torchvision requirem
 Segmentation masks come back from ultralytics at the letterboxed input size; they are mapped
 to the image through the letterbox padding exactly by `masks.from_letterbox` (ADetailer
 stretches them over the padding: 12 px off at the edges of a 768×512 image).
+
+ultralytics sets torch's thread count for the whole process when it predicts on the CPU
+(`select_device`: at most cores − 1, so 1 on a 2-core machine). Inside a WebUI that would slow
+every later CPU generation and change its numbers; `_host_threads_kept` puts the count back.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +62,8 @@ class YoloDetector:
         log.info("Enhance: loading detector %s on %s", name, device)
         yolo_class = _import_yolo()
         try:
-            self._model = yolo_class(str(path))
+            with _host_threads_kept():
+                self._model = yolo_class(str(path))
         except Exception as exc:  # any load failure: a typed error naming the file
             raise ModelLoadError(f"could not load detector {name!r} from {path}: {exc}") from exc
         self.task = str(getattr(self._model, "task", "detect"))
@@ -85,12 +91,24 @@ class YoloDetector:
         ids = self.class_ids(classes)
         rgb = np.asarray(image.convert("RGB"))
         bgr = np.ascontiguousarray(rgb[..., ::-1])  # ultralytics reads arrays as OpenCV BGR
-        with self._lock:
+        with self._lock, _host_threads_kept():
             results = self._model.predict(
                 bgr, conf=max(confidence, MIN_CONFIDENCE), classes=ids,
                 device=ultralytics_device(self.device), verbose=False,
             )  # fmt: skip
         return _detections(results[0], self.class_names, confidence)
+
+
+@contextlib.contextmanager
+def _host_threads_kept() -> Iterator[None]:
+    """torch's CPU thread count as it was before ultralytics ran (see the module doc)."""
+    torch = importlib.import_module("torch")
+    threads = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
 
 
 def ultralytics_device(device: str) -> str:

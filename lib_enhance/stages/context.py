@@ -1,23 +1,30 @@
 """What every stage function is handed: the image job, its record, and gated host access.
 
-A stage (hires, tiled, detail) is a function of (context, image) → image. It reaches the host
-only through `StageContext`, which checks Interrupt/Skip before every host call, counts the
-calls and their batch sizes, and resolves "same"/0 settings from the job — so no stage can
-forget any of it. The runner that builds contexts and calls stages is `stages.pipeline`.
+A stage (hires, tiled, detail) is a generator function of (context, image) that returns the new
+image. It reaches the sampler only through `yield from ctx.img2img(...)`: the context checks
+Interrupt/Skip, resolves "same"/0 settings from the job, and hands the request up to the driver
+(`stages.lockstep`), which merges the requests of every image of a click into as few host calls
+as fit and sends each image its own results back. So a stage is written for one image and still
+shares sampler calls with the others, and no stage can forget any of it. The runner that builds
+contexts and drives stages is `stages.pipeline`.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from PIL import Image
 
 from ..host import Host, HostInterrupted, Img2ImgItem, PassSettings
 from ..spec import presets, prompts
 from ..spec.config import is_same
+
+log = logging.getLogger("enhance")
 
 Box = tuple[int, int, int, int]
 
@@ -52,6 +59,8 @@ class StageRecord:
     seams: list[Box] = field(default_factory=list)
     regions: list[Any] = field(default_factory=list)
     """Detail passes: the shaped regions (masks) they inpainted, for the detection preview."""
+    warnings: list[str] = field(default_factory=list)
+    """What the user should know about this stage of this image (infotext, UI comment)."""
 
     @property
     def own_seconds(self) -> float:
@@ -59,45 +68,128 @@ class StageRecord:
         return max(0.0, self.seconds - self.host_seconds)
 
 
+@dataclass
+class Request:
+    """Items that share settings, for one or more host calls (what a stage yields)."""
+
+    settings: PassSettings
+    items: list[Img2ImgItem]
+    batch_size: int = 0
+    """Most items per host call this stage allows (the tiles' "Tiles per batch"); 0 = no cap
+    of its own (the budget and `CallLimits.max_batch` still apply)."""
+
+
+@dataclass
+class Agree:
+    """A value every image of the stage must share (the detail passes' processing aspect):
+    the driver combines the values of all images waiting on the same key and sends each the
+    result. One image alone gets `combine([value])`."""
+
+    key: str
+    value: Any
+    combine: Callable[[list[Any]], Any]
+
+
+StageGen = Generator[Any, Any, Image.Image]
+"""A running stage: yields `list[Request]` (gets one image list per request back) or `Agree`
+(gets the combined value), returns the stage's image."""
+
+T = TypeVar("T")
+
+BYTES_PER_PIXEL = 3072
+"""Estimated device memory one output pixel of one batch item costs in a sampler call, beyond
+the loaded model: UNet activations with the hosts' default attention and the VAE decode, which
+dominates at large sizes (≈ 3 GB per megapixel for SD1.5/SDXL in fp16). An estimate for the
+budget only: a call that still runs out of memory is retried smaller (see `stages.lockstep`)."""
+
+DEFAULT_MAX_BATCH = 8
+"""Most items per sampler call when the stage sets no cap of its own (hires, detail)."""
+
+
+@dataclass(frozen=True)
+class CallLimits:
+    """How many pixels one sampler call may hold (from the VRAM budget) and how many items."""
+
+    max_pixels: int | None = None
+    """items × width × height per call; None = unknown (no budget: only an OOM limits)."""
+    max_batch: int = DEFAULT_MAX_BATCH
+
+    @classmethod
+    def from_budget(cls, budget_bytes: int | None) -> CallLimits:
+        if not budget_bytes or budget_bytes <= 0:
+            return cls()
+        return cls(max_pixels=max(1, int(budget_bytes // BYTES_PER_PIXEL)))
+
+    def fits(self, width: int, height: int) -> bool:
+        """Whether one item of this size fits in a call at all."""
+        return self.max_pixels is None or width * height <= self.max_pixels
+
+    def batch(self, width: int, height: int, cap: int = 0) -> int:
+        """Items of this size per call: the stage's cap (or the default), within the budget."""
+        count = cap if cap > 0 else self.max_batch
+        if self.max_pixels is not None:
+            count = min(count, self.max_pixels // max(1, width * height))
+        return max(1, count)
+
+    def tile_side(self, wanted: int, overlap: int) -> int:
+        """The largest tile side ≤ `wanted` (multiple of 8) whose flexed tiles (up to `wanted`
+        + overlap) fit one to a call; never below 64 or twice the overlap."""
+        if self.max_pixels is None:
+            return wanted
+        side = math.isqrt(self.max_pixels) - overlap
+        floor = max(64, 2 * overlap + 8)
+        return max(floor, min(wanted, side // 8 * 8))
+
+
 class StageContext:
     """Everything a stage function may use. All host access goes through here."""
 
-    def __init__(self, host: Host, job: ImageJob, record: StageRecord, detectors: Any = None):
+    def __init__(
+        self,
+        host: Host,
+        job: ImageJob,
+        record: StageRecord,
+        detectors: Any = None,
+        limits: CallLimits | None = None,
+    ):
         self.host = host
         self.job = job
         self.record = record
         self.detectors = detectors
+        self.limits = limits or CallLimits()
 
     def check_stop(self) -> None:
         if self.host.stop_requested():
             raise HostInterrupted(f"{self.record.name}: interrupted by the user")
 
-    def img2img(self, settings: PassSettings, items: Sequence[Img2ImgItem]) -> list[Image.Image]:
-        """One batched host call, counted; Interrupt/Skip is honoured before it."""
-        self.check_stop()
-        started = time.perf_counter()
-        try:
-            images = self.host.img2img(settings, items)
-        finally:
-            self.record.host_seconds += time.perf_counter() - started
-        self.record.host_calls += 1
-        self.record.batch_sizes.append(len(items))
-        if len(images) != len(items):
-            raise HostInterrupted(
-                f"{self.record.name}: host returned {len(images)} of {len(items)} images"
-            )
+    def img2img(
+        self, settings: PassSettings, items: Sequence[Img2ImgItem], batch_size: int = 0
+    ) -> Generator[Any, Any, list[Image.Image]]:
+        """`images = yield from ctx.img2img(...)`: one image per item, in order.
+
+        The items go to the host in calls of at most `batch_size` (0: as many as the budget
+        allows), merged with the same request of the other images of the stage.
+        """
+        (images,) = yield from self.img2img_many([Request(settings, list(items), batch_size)])
         return images
 
-    def img2img_batched(
-        self, settings: PassSettings, items: Sequence[Img2ImgItem], batch_size: int
-    ) -> list[Image.Image]:
-        """Items in host calls of at most `batch_size` (the VRAM knob), with progress."""
-        out: list[Image.Image] = []
-        step = max(1, batch_size)
-        for start in range(0, len(items), step):
-            out += self.img2img(settings, items[start : start + step])
-            self.progress(len(out), len(items))
-        return out
+    def img2img_many(
+        self, requests: Sequence[Request]
+    ) -> Generator[Any, Any, list[list[Image.Image]]]:
+        """Several requests at once (sizes or denoise levels of one pass): one list back per
+        request. Sent together, they can share calls with other images' requests."""
+        self.check_stop()
+        results = yield list(requests)
+        return results
+
+    def agree(self, key: str, value: T, combine: Callable[[list[T]], Any]) -> Generator:
+        """`shared = yield from ctx.agree(...)`: see `Agree`."""
+        return (yield Agree(key, value, combine))
+
+    def warn(self, text: str) -> None:
+        """Tell the user (console now; infotext and UI comment with the image's result)."""
+        log.warning("Enhance: %s%s", text, f" ({self.job.name})" if self.job.name else "")
+        self.record.warnings.append(text)
 
     def upscale_input(
         self, image: Image.Image, section: Mapping[str, Any], preset: str
@@ -126,9 +218,6 @@ class StageContext:
             return self.host.upscale(image, upscaler, width, height)
         finally:
             self.record.host_seconds += time.perf_counter() - started
-
-    def progress(self, done: int, total: int) -> None:
-        self.host.progress(self.record.name, done, total)
 
     def settings(
         self, section: Mapping[str, Any], width: int, height: int, **overrides: Any

@@ -1,10 +1,12 @@
 """A detail pass: detect regions, inpaint each at its own resolution, paste back feathered.
 
 Cost is the point. ADetailer makes one host call per mask at batch size 1; here every region
-of a pass that shares settings goes to the host as ONE batched img2img call (4 faces → 1 call).
+of a pass that shares settings goes to the host as ONE batched img2img call (4 faces → 1 call),
+and the regions of all images of a click share it too (2 images × 2 faces → 1 call).
 
-One sampler batch has one size, so all regions of a pass are processed at one common size:
-each crop box is widened to the pass's common aspect ratio (more context around the region,
+One sampler batch has one size, so all regions of a pass — of every image of the click — are
+processed at one common size: the images agree on the pass's aspect (`context.Agree`, the median
+over all their regions), each crop box is widened to that aspect (more context around the region,
 which helps the inpaint anyway) and scaled so its longest side is the inpaint size — every
 region still gets its own scale (a 60 px face and a 300 px face are both drawn at 512). The
 alternative, grouping regions by their own rounded size, gives a different size for nearly
@@ -42,7 +44,7 @@ from ..geometry.detection import Detection
 from ..geometry.masks import Region
 from ..host import Img2ImgItem
 from ..spec import prompts
-from .context import StageContext
+from .context import Request, StageContext, StageGen
 
 log = logging.getLogger("enhance")
 
@@ -68,7 +70,7 @@ class RegionJob:
 
 def run_detail(
     ctx: StageContext, image: Image.Image, pass_cfg: Mapping[str, Any], index: int
-) -> Image.Image:
+) -> StageGen:
     """Run detail pass number `index` (0-based) on `image`; return the new image.
 
     No regions (or every region [SKIP]ped) → the stage is "skipped" with the reason in the
@@ -88,8 +90,12 @@ def run_detail(
     jobs = _plan(ctx, rgb, shaped, pass_cfg)
     if not jobs:
         return _skip(ctx, image, "every region is [SKIP]")
-    size = common_size([j.box for j in jobs], pass_cfg["inpaint_size"])
-    outputs = _inpaint(ctx, rgb, jobs, size, pass_cfg)
+    boxes = [j.box for j in jobs]
+    aspect = yield from ctx.agree(f"detail {index} aspect", boxes, _pooled_aspect)
+    for job in jobs:
+        job.box = regions.crop_box(job.box, rgb.size, 0, aspect)
+    size = size_for_aspect(aspect, pass_cfg["inpaint_size"])
+    outputs = yield from _inpaint(ctx, rgb, jobs, size, pass_cfg)
     result = _paste(rgb, jobs, outputs)
     # Where each paste fades out: QA measures its seam score along these edges.
     ctx.record.seams = [regions.mask_bbox(job.alpha > 0) or job.box for job in jobs]
@@ -147,7 +153,8 @@ def _skip(ctx: StageContext, image: Image.Image, reason: str) -> Image.Image:
 def _plan(
     ctx: StageContext, image: Image.Image, shaped: Sequence[Region], cfg: Mapping[str, Any]
 ) -> list[RegionJob]:
-    """A job per region not [SKIP]ped; seeds count skipped regions, so they never shift."""
+    """A job per region not [SKIP]ped; seeds count skipped regions, so they never shift.
+    Crop boxes are not yet widened to the pass's aspect (`run_detail` does, once agreed)."""
     count = len(shaped)
     positives = prompts.split_regions(cfg["prompt"], ctx.job.prompt, count)
     negatives = prompts.split_regions(cfg["negative_prompt"], ctx.job.negative_prompt, count)
@@ -168,19 +175,12 @@ def _plan(
     skipped = [i for i in range(count) if positives[i] is None or negatives[i] is None]
     if skipped:
         ctx.record.ran["skipped_regions"] = skipped
-    return _fit_aspect(jobs, image.size, cfg)
-
-
-def _fit_aspect(
-    jobs: list[RegionJob], image_size: tuple[int, int], cfg: Mapping[str, Any]
-) -> list[RegionJob]:
-    """Widen every crop box to the pass's common aspect (see the module doc)."""
-    if not jobs:
-        return jobs
-    aspect = common_aspect([j.box for j in jobs])
-    for job in jobs:
-        job.box = regions.crop_box(job.box, image_size, 0, aspect)
     return jobs
+
+
+def _pooled_aspect(box_lists: list[list[regions.Box]]) -> float:
+    """The aspect every image of the pass uses: the median over all their regions."""
+    return common_aspect([box for boxes in box_lists for box in boxes])
 
 
 def common_aspect(boxes: Sequence[regions.Box]) -> float:
@@ -193,7 +193,11 @@ def common_aspect(boxes: Sequence[regions.Box]) -> float:
 
 def common_size(boxes: Sequence[regions.Box], inpaint_size: int) -> tuple[int, int]:
     """The one processing size of a pass: the common aspect, longest side the inpaint size."""
-    aspect = common_aspect(boxes)
+    return size_for_aspect(common_aspect(boxes), inpaint_size)
+
+
+def size_for_aspect(aspect: float, inpaint_size: int) -> tuple[int, int]:
+    """The processing size of an aspect: longest side the inpaint size, multiples of 8."""
     side = 1_000_000
     box = (0, 0, round(side * min(1.0, aspect)), round(side * min(1.0, 1 / aspect)))
     return regions.processing_size(box, inpaint_size)
@@ -217,22 +221,27 @@ def _inpaint(
     jobs: Sequence[RegionJob],
     size: tuple[int, int],
     cfg: Mapping[str, Any],
-) -> dict[int, Image.Image]:
-    """One batched host call per denoise level; results by region index. Pastes nothing."""
+) -> StageGen:
+    """One request per denoise level, all sent at once (shared with the other images'); the
+    results by region index. Pastes nothing."""
     groups: dict[float, list[RegionJob]] = {}
     for job in jobs:
         groups.setdefault(job.denoise, []).append(job)
+    levels = sorted(groups.items())
+    fill = cfg["masked_content"]
+    requests = [
+        Request(
+            ctx.settings(cfg, size[0], size[1], denoise=denoise, mask_blur=0, inpaint_fill=fill),
+            [_item(image, job, size) for job in group],
+        )
+        for denoise, group in levels
+    ]
+    answers = yield from ctx.img2img_many(requests)
     outputs: dict[int, Image.Image] = {}
-    for denoise, group in sorted(groups.items()):
-        settings = ctx.settings(
-            cfg, size[0], size[1], denoise=denoise, mask_blur=0,
-            inpaint_fill=cfg["masked_content"],
-        )  # fmt: skip
-        items = [_item(image, job, size) for job in group]
-        for job, result in zip(group, ctx.img2img(settings, items), strict=True):
+    for (_, group), results in zip(levels, answers, strict=True):
+        for job, result in zip(group, results, strict=True):
             outputs[job.index] = result
-        ctx.progress(len(outputs), len(jobs))
-    _record(ctx, jobs, size, settings)
+    _record(ctx, jobs, size, requests[-1].settings)
     return outputs
 
 

@@ -1,21 +1,25 @@
-"""The stage runner: hires → tiles → detail passes → QA, over any `Host`.
+"""The stage runner: hires → tiles → detail passes → QA, over any `Host`, for many images.
 
-Each stage is a function of (context, image) → image. The runner owns what every stage needs and
-none should reimplement: the checkpoint swap around it, Interrupt/Skip before every host call, the
-record of what ran (for the infotext and the benchmarks), and the rule that a failed or cancelled
-stage is discarded whole — the user keeps the image from the stage before, plus a log line.
-The stage functions (`hires`, `tiled`, `detail`) get a `context.StageContext` and never import
-this module: the arrows go runner → stages → context.
+Each stage is a generator function of (context, image) that returns the new image (see
+`context`). The runner owns what every stage needs and none should reimplement: the checkpoint
+swap around it, the record of what ran (for the infotext and the benchmarks), and the rule that
+a failed or cancelled stage is discarded whole — the user keeps the image from the stage before,
+plus a log line. `lockstep` drives one stage over many images at once, merging their sampler
+calls and absorbing out-of-memory errors.
 
-The folder batch reuses `build_stages` and `run_stage` to run one stage across many images inside
-one `use_checkpoint`, which is how it pays one checkpoint load per stage instead of per image.
+`enhance_many` is the one code path for every caller: a Generate click's images (the WebUI job),
+one image (`enhance`: the API, "process one"), a group of a folder batch and one queue item
+(`run_stage_many` / `run_stage`, inside the caller's `use_checkpoint`). Images go through each
+stage together, stage by stage: each stage's checkpoint is loaded once, the user's once back at
+the end.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,14 +28,15 @@ from PIL import Image
 from ..host import Host, HostError, HostInterrupted
 from ..qa import assess
 from ..spec import presets
-from .context import Box, ImageJob, StageContext, StageRecord, same_or
+from .context import Box, CallLimits, ImageJob, StageContext, StageGen, StageRecord, same_or
 from .detail import run_detail
 from .hires import run_hires
+from .lockstep import Budget, ImageRun, Lockstep
 from .tiled import run_tiled
 
 log = logging.getLogger("enhance")
 
-StageFn = Callable[[StageContext, Image.Image], Image.Image]
+StageFn = Callable[[StageContext, Image.Image], StageGen]
 
 
 @dataclass(frozen=True)
@@ -68,39 +73,95 @@ def _stage(name: str, section: Mapping[str, Any], run: StageFn) -> Stage:
     )
 
 
+def run_stage_many(
+    host: Host,
+    stage: Stage,
+    jobs: Sequence[ImageJob],
+    images: Sequence[Image.Image],
+    detectors: Any = None,
+    budget: Budget | None = None,
+) -> list[tuple[Image.Image, StageRecord]]:
+    """Run one stage on many images together (`lockstep`). Never raises for a stage failure.
+
+    The stage runs inside `host.use_checkpoint`; a caller that already holds that checkpoint
+    (the folder batch) makes this a no-op. A failed or interrupted stage returns that image's
+    input unchanged (never half-applied) and a record whose `status` and `error` say which stage
+    and why; the same goes in the log. A checkpoint that cannot be loaded fails the stage for
+    every image.
+    """
+    budget = budget or Budget()
+    started = time.perf_counter()
+    runs: list[ImageRun] = []
+    records = [StageRecord(stage.name) for _ in jobs]
+    if not records:
+        return []
+    try:
+        if host.stop_requested():  # not even a checkpoint load for a stage that cannot run
+            raise HostInterrupted(f"{stage.name}: interrupted by the user")
+        with host.use_checkpoint(stage.checkpoint, stage.vae):
+            budget.limits = CallLimits.from_budget(_memory_budget(host))
+            for job, image, record in zip(jobs, images, records, strict=True):
+                ctx = StageContext(host, job, record, detectors, budget.limits)
+                runs.append(ImageRun(ctx, _started(stage.run, ctx, image), image))
+            Lockstep(host, budget, stage.name).run(runs)
+    except HostInterrupted as exc:
+        _fail_all(jobs, records, runs, "interrupted", str(exc))
+    except (HostError, ValueError, OSError, RuntimeError) as exc:
+        _fail_all(jobs, records, runs, "failed", f"{type(exc).__name__}: {exc}")
+    elapsed = time.perf_counter() - started
+    out = []
+    for index, (image, record) in enumerate(zip(images, records, strict=True)):
+        run = runs[index] if index < len(runs) else None
+        result = run.result if run is not None and run.result is not None else image
+        if record.status not in ("ok", "skipped"):
+            result = image
+        elif stage.checkpoint:
+            record.ran["checkpoint"] = stage.checkpoint
+        own = run.own_seconds if run is not None else elapsed / max(1, len(records))
+        record.seconds = own + record.host_seconds
+        out.append((result, record))
+    return out
+
+
+def _started(run: StageFn, ctx: StageContext, image: Image.Image) -> StageGen:
+    """The stage as a generator that has not run yet (so its errors surface in the driver);
+    a plain function returning the image works too."""
+    out = run(ctx, image)
+    if inspect.isgenerator(out):
+        return (yield from out)
+    return out
+
+
+def _memory_budget(host: Host) -> int | None:
+    budget = getattr(host, "memory_budget", None)
+    return budget() if callable(budget) else None
+
+
+def _fail_all(
+    jobs: Sequence[ImageJob],
+    records: list[StageRecord],
+    runs: list[ImageRun],
+    status: str,
+    error: str,
+) -> None:
+    """The checkpoint around the stage failed (load or restore): no image keeps the stage."""
+    for run in runs:
+        if not run.finished:
+            run.gen.close()
+            run.waiting = None
+    for job, record in zip(jobs, records, strict=True):
+        record.status, record.error = status, error
+        what = "interrupted" if status == "interrupted" else "failed"
+        log.log(logging.WARNING if what == "interrupted" else logging.ERROR,
+                "Enhance: %s%s %s, kept the previous image: %s", record.name, _for(job), what,
+                error)  # fmt: skip
+
+
 def run_stage(
     host: Host, stage: Stage, job: ImageJob, image: Image.Image, detectors: Any = None
 ) -> tuple[Image.Image, StageRecord]:
-    """Run one stage on one image. Never raises for a stage failure.
-
-    The stage runs inside `host.use_checkpoint`; a caller that already holds that checkpoint
-    (the folder batch) makes this a no-op. A failed or interrupted stage returns the input image
-    unchanged (never half-applied) and a record whose `status` and `error` say which stage and
-    why; the same goes in the log.
-    """
-    record = StageRecord(stage.name)
-    ctx = StageContext(host, job, record, detectors)
-    started = time.perf_counter()
-    try:
-        with host.use_checkpoint(stage.checkpoint, stage.vae):
-            result = stage.run(ctx, image)
-        if stage.checkpoint:
-            record.ran["checkpoint"] = stage.checkpoint
-        record.status = record.status if record.status == "skipped" else "ok"
-    except HostInterrupted as exc:
-        record.status, record.error, result = "interrupted", str(exc), image
-        log.warning("Enhance: %s%s interrupted, kept the previous image: %s", stage.name,
-                    _for(job), exc)  # fmt: skip
-    except (HostError, ValueError, OSError, RuntimeError) as exc:
-        record.status, record.error, result = "failed", f"{type(exc).__name__}: {exc}", image
-        log.error("Enhance: %s%s failed, kept the previous image: %s", stage.name, _for(job),
-                  record.error)  # fmt: skip
-    except Exception as exc:  # a bug: still keep the user's image, but show the traceback
-        record.status, record.error, result = "failed", f"{type(exc).__name__}: {exc}", image
-        log.exception("Enhance: %s%s failed unexpectedly, kept the previous image", stage.name,
-                      _for(job))  # fmt: skip
-    record.seconds = time.perf_counter() - started
-    return result, record
+    """One stage on one image (a queue item): `run_stage_many` of one."""
+    return run_stage_many(host, stage, [job], [image], detectors)[0]
 
 
 def _for(job: ImageJob) -> str:
@@ -141,28 +202,45 @@ class EnhanceResult:
         return [box for rec in self.records if rec.status == "ok" for box in rec.seams]
 
 
+def enhance_many(
+    host: Host, config: Mapping[str, Any], jobs: Sequence[ImageJob], detectors: Any = None
+) -> list[EnhanceResult]:
+    """Run every enabled stage on all images, stage by stage, each on its own checkpoint; then
+    the QA of each image.
+
+    After an interrupt no further stage is started: the user asked to stop. Images whose stage
+    finished before it keep that stage. QA runs only on images a stage changed (an "ok" verdict
+    on an untouched image would mislead). Stages on B then C swap B → C directly; the user's
+    checkpoint is restored once, at the end.
+    """
+    results = [EnhanceResult(job.image, [], warnings=presets.warnings(config)) for job in jobs]
+    if not results:
+        return results  # nothing to load a checkpoint for
+    budget = Budget()
+    with host.checkpoint_scope():
+        for stage in build_stages(config):
+            images = [r.image for r in results]
+            done = run_stage_many(host, stage, jobs, images, detectors, budget)
+            for result, (image, record) in zip(results, done, strict=True):
+                result.image = image
+                result.records.append(record)
+                result.warnings += [w for w in record.warnings if w not in result.warnings]
+                if record.status in ("failed", "interrupted"):
+                    result.warnings.append(failure_warning(record))
+            if any(record.status == "interrupted" for _, record in done):
+                break
+    for job, result in zip(jobs, results, strict=True):
+        applied = any(r.status == "ok" for r in result.records)
+        if config["qa"]["enabled"] and applied and not result.interrupted:
+            result.qa = assess_result(job.image, result, config)
+    return results
+
+
 def enhance(
     host: Host, config: Mapping[str, Any], job: ImageJob, detectors: Any = None
 ) -> EnhanceResult:
-    """Run every enabled stage on one image, each on its own checkpoint, then the QA.
-
-    After an interrupt the remaining stages are not started: the user asked to stop. QA runs
-    only when a stage changed the image (an "ok" verdict on an untouched image would mislead).
-    Stages on B then C swap B → C directly; the user's checkpoint is restored once, at the end.
-    """
-    result = EnhanceResult(job.image, [], warnings=presets.warnings(config))
-    with host.checkpoint_scope():
-        for stage in build_stages(config):
-            result.image, record = run_stage(host, stage, job, result.image, detectors)
-            result.records.append(record)
-            if record.status in ("failed", "interrupted"):
-                result.warnings.append(failure_warning(record))
-            if record.status == "interrupted":
-                break
-    applied = any(r.status == "ok" for r in result.records)
-    if config["qa"]["enabled"] and applied and not result.interrupted:
-        result.qa = assess_result(job.image, result, config)
-    return result
+    """One image through every enabled stage (`enhance_many` of one)."""
+    return enhance_many(host, config, [job], detectors)[0]
 
 
 def failure_warning(record: StageRecord) -> str:

@@ -349,6 +349,38 @@ def detector_device() -> str:
     return device if pick_device(True, low_vram, cpu_only) != "cpu" else "cpu"
 
 
+def free_vram() -> int | None:
+    """Bytes the host's CUDA device has free now, counting what torch holds cached but unused
+    (its allocator hands that out first); None on a CPU, MPS or DirectML host, or without torch
+    (then Enhance has no budget and only an out-of-memory error limits a call)."""
+    try:
+        import torch
+        from modules import devices
+    except ImportError:
+        return None
+    device = getattr(devices, "device", None)
+    if not str(device).startswith("cuda") or not torch.cuda.is_available():
+        return None
+    try:
+        free, _total = torch.cuda.mem_get_info(device)
+        cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+    except (RuntimeError, AssertionError) as exc:
+        tell_once("vram", f"could not read the free VRAM ({exc}); no automatic VRAM budget")
+        return None
+    return int(free + max(0, cached))
+
+
+def free_cache() -> None:
+    """After an out-of-memory error: give the cached blocks back before the smaller retry
+    (`devices.torch_gc`, which every host has)."""
+    try:
+        from modules import devices
+
+        devices.torch_gc()
+    except Exception as exc:  # best effort: the retry may still fit
+        log.debug("Enhance: torch_gc failed: %s", exc)
+
+
 # ---------------------------------------------------------------------- packages
 
 PACKAGES = (

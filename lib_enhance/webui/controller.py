@@ -5,6 +5,10 @@ file and calls `setup` only once. So per-run state lives here, in a `Run` create
 and dropped in `postprocess`, keyed by the `p` it belongs to, and every field of `p` we change
 is snapshotted first and put back in `postprocess`. Nothing is ever stored on `p` itself.
 
+A click's images are enhanced together in `postprocess`, after the host made them all
+(`click`): per batch the host's own saving is held back, per image the base image is kept, and
+at the end every image goes through the stages together and is saved with its own infotext.
+
 No `modules.*` import: the host adapter is handed in as a factory.
 """
 
@@ -22,6 +26,7 @@ from ..spec import infotext, presets
 from ..spec.config import is_same
 from ..stages import pipeline
 from . import accordion, preview, settings
+from .click import Click, Shot, gallery_positions
 
 log = logging.getLogger("enhance")
 
@@ -139,7 +144,6 @@ class Run:
 
     config: dict[str, Any]
     host: Any
-    composite: bool
     saved: dict[str, Any]
     ran: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -148,7 +152,9 @@ class Run:
     params_before: dict[str, Any] = field(default_factory=dict)
     """Enhance's infotext keys as `p` had them before (img2img of an enhanced image)."""
     keys: list[str] = field(default_factory=list)
-    """The infotext keys this run set on `p` (one image's worth at a time)."""
+    """The infotext keys this run set on `p`."""
+    click: Click | None = None
+    """The click's images, when Enhance's own stages run (None: nothing to defer)."""
     previews: list[Any] = field(default_factory=list)
 
 
@@ -189,7 +195,7 @@ class Controller:
             _comment(p, "on, but no stage is enabled: nothing was done")
             return
         saved = {}
-        run = Run(copy.deepcopy(config), None, _only_masked(p), saved)
+        run = Run(copy.deepcopy(config), None, saved)
         run.params_before = {k: v for k, v in p.extra_generation_params.items() if _enhance_key(k)}
         run.warnings = presets.warnings(config)
         if config["hires"]["enabled"] and is_txt2img:
@@ -200,8 +206,12 @@ class Controller:
         run.host = self.host_factory(p)
         if any(p_["enabled"] for p_ in run.config["detail"]):
             run.detectors = self.detectors()
+        if cfgmod.any_stage_enabled(run.config):
+            run.click = Click(user_no_samples=bool(p.do_not_save_samples),
+                              user_no_grid=bool(p.do_not_save_grid))  # fmt: skip
+            p.do_not_save_grid = True  # the grid is made of the enhanced images, in postprocess
         self.runs[id(p)] = run
-        self._set_infotext(p, run, config, None)
+        self._set_infotext(p, run, config)
 
     def _hires_on_txt2img(self, p: Any, run: Run) -> None:
         """The host's own Hires.fix: keep it (warn) or drive it for a latent upscaler."""
@@ -247,17 +257,38 @@ class Controller:
             "denoise": hires["denoise"], "steps": steps, "checkpoint": hires["checkpoint"],
         }  # fmt: skip
 
-    # -------------------------------------------------------------- per image
+    # -------------------------------------------------------------- per batch, per image
 
-    def image(self, p: Any, pp: Any, composite: bool) -> None:
-        """postprocess_image (composite=False) or …_after_composite (composite=True)."""
+    def _click(self, p: Any) -> tuple[Run, Click] | None:
         if getattr(p, INNER_FLAG, False):
-            return
+            return None
         run = self.runs.get(id(p))
-        if run is None or run.composite != composite:
+        if run is None or run.click is None:
+            return None
+        return run, run.click
+
+    def before_batch(self, p: Any) -> None:
+        """before_process_batch: the job saves as the user asked again (the host's hires pass
+        saves its -before-highres-fix copies by it)."""
+        found = self._click(p)
+        if found:
+            p.do_not_save_samples = found[1].user_no_samples
+
+    def batch_done(self, p: Any) -> None:
+        """postprocess_batch_list: note whether the host would save this batch's images (its
+        own `save_samples()`, taken right before it does), then keep it from saving them."""
+        found = self._click(p)
+        if found:
+            found[1].batch_saves = bool(p.save_samples())
+            p.do_not_save_samples = True
+
+    def image(self, p: Any, pp: Any) -> None:
+        """postprocess_image_after_composite: keep the image the host would save (the full
+        frame, also in "inpaint only masked"); the marker goes where Enhance's fields will."""
+        found = self._click(p)
+        if found is None:
             return
-        if not cfgmod.any_stage_enabled(run.config):
-            return  # e.g. only a host-driven hires pass
+        run, click = found
         index = p.iteration * p.batch_size + p.batch_index
         job = pipeline.ImageJob(
             image=pp.image,
@@ -270,35 +301,84 @@ class Controller:
             cfg=float(p.cfg_scale),
             name=f"image {index + 1}",
         )
-        before = pp.image
-        with run.host.keep_params_txt():
-            result = pipeline.enhance(run.host, run.config, job, run.detectors)
-        run.images += 1
-        fields = self._set_infotext(p, run, self._user_config(p, run), result)
-        for text in result.warnings:
-            _comment(p, text)
-        text = infotext.join(fields)
-        if self.option(settings.SAVE_BEFORE, False):
-            run.host.save_extra(before, p, index, text, "-before-enhance")
-        if self.option(settings.PREVIEW, False):
-            self._preview(p, run, result, index)
-        pp.image = result.image
+        complete = not run.host.stop_requested()
+        click.shots.append(Shot(pp.image, index, job, click.batch_saves, complete))
+        run.host.show(pp.image)
+        params = p.extra_generation_params
+        for key in [k for k in params if _enhance_key(k)]:
+            del params[key]
+        params[infotext.INFOTEXT_KEY] = click.marker(index)
+        run.keys = [infotext.INFOTEXT_KEY]
 
-    def _preview(self, p: Any, run: Run, result: Any, index: int) -> None:
-        """Each detail pass's regions drawn over the result: kept for the gallery, saved."""
-        for record in result.records:
-            if record.regions:
-                image = preview.draw(result.image, record.regions)
-                run.previews.append(image)
-                info = f"Enhance detection preview: {record.name}"
-                run.host.save_extra(image, p, index, info, "-enhance-preview")
+    # -------------------------------------------------------------- the click
 
-    def _set_infotext(
-        self, p: Any, run: Run, config: Mapping[str, Any], result: Any
+    def _finish_click(self, p: Any, run: Run, processed: Any) -> None:
+        """Enhance the click's images together, save them, show them (see `click`)."""
+        click = run.click
+        assert click is not None
+        p.do_not_save_samples = click.user_no_samples
+        p.do_not_save_grid = click.user_no_grid
+        run.host.clear_skip()
+        shots = [s for s in click.shots if s.complete]
+        try:
+            with run.host.keep_params_txt():
+                results = pipeline.enhance_many(
+                    run.host, run.config, [s.job for s in shots], run.detectors
+                )
+        except Exception as exc:  # never lose the images: save them as they are, say why
+            log.exception("Enhance: the click's stages failed; the images are kept as made")
+            run.warnings.append(f"not run: {type(exc).__name__}: {exc}")
+            results = []
+        by_index = {shot.index: result for shot, result in zip(shots, results, strict=False)}
+        gallery = list(getattr(processed, "images", None) or [])
+        texts = list(getattr(processed, "infotexts", None) or [])
+        positions = gallery_positions(click.shots, gallery)
+        if positions is None and click.shots:
+            log.warning("Enhance: the gallery does not hold this click's images as made; the "
+                        "saved files are enhanced, the gallery is left as it is")  # fmt: skip
+        user = self._user_config(p, run)
+        finished: list[tuple[str, dict[str, str]]] = []
+        for n, shot in enumerate(click.shots):
+            result = by_index.get(shot.index)
+            pos = positions[n] if positions is not None else None
+            host_text = texts[pos] if pos is not None and pos < len(texts) else ""
+            fields = self._fields(run, user, result, shot)
+            text = click.infotext(host_text, shot.index, fields)
+            try:
+                self._save(p, run, shot, result, text)
+            except OSError as exc:  # disk full, permissions: the others are still saved
+                log.error("Enhance: image %d could not be saved: %s", shot.index + 1, exc)
+            finished.append((text, fields))
+            if pos is not None and result is not None:
+                gallery[pos] = result.image
+            if pos is not None and pos < len(texts):
+                texts[pos] = text
+        if processed is not None and finished:
+            self._show(p, run, processed, gallery, texts, finished)
+
+    def _save(self, p: Any, run: Run, shot: Shot, result: Any, text: str) -> None:
+        """One image's file (and companions) as the host would have saved it; its PNG info
+        (`enable_pnginfo`: the host gave the image made its infotext) is the final text."""
+        image = result.image if result is not None else shot.image
+        if "parameters" in shot.image.info:
+            image.info["parameters"] = text
+        if shot.save:
+            run.host.save_sample(image, p, shot.index, text)
+            if result is not None and self.option(settings.SAVE_BEFORE, False):
+                run.host.save_sample(shot.image, p, shot.index, text, "-before-enhance")
+        if result is not None:
+            run.images += 1
+            if self.option(settings.PREVIEW, False):
+                self._preview(p, run, result, shot)
+
+    def _fields(
+        self, run: Run, config: Mapping[str, Any], result: Any, shot: Shot | None = None
     ) -> dict[str, str]:
-        """This image's Enhance fields on `p` (the host writes the infotext when it saves)."""
+        """One image's Enhance infotext fields: settings, what ran, warnings."""
         ran = dict(run.ran)
         warnings = list(run.warnings)
+        if result is None and shot is not None and not shot.complete:
+            warnings.append("not enhanced: the image was cut short by Interrupt or Skip")
         if result is not None:
             ran.update(result.ran)
             warnings += [w for w in result.warnings if w not in warnings]
@@ -306,7 +386,58 @@ class Controller:
             for entry in ran.values():
                 if isinstance(entry, dict) and entry.get("checkpoint") in hashes:
                     entry["checkpoint_hash"] = hashes[entry["checkpoint"]]
-        fields = infotext.fields(config, ran, warnings)
+        return infotext.fields(config, ran, warnings)
+
+    def _show(
+        self,
+        p: Any,
+        run: Run,
+        processed: Any,
+        gallery: list,
+        texts: list,
+        finished: list[tuple[str, dict[str, str]]],
+    ) -> None:
+        """The gallery: the enhanced images with their infotexts, the grid of them first,
+        then the detection previews; the job's comments say what went wrong."""
+        click = run.click
+        assert click is not None
+        for _, fields in finished:
+            for line in filter(None, fields.get(infotext.WARNINGS_KEY, "").split("; ")):
+                comment = f"Enhance: {line}"
+                if comment not in processed.comments:
+                    processed.comments += f"{comment}\n"
+        first, first_fields = finished[0]
+        grid = None if click.user_no_grid else run.host.grid(p, gallery, first)
+        if grid is not None:
+            gallery.insert(0, grid)
+            texts.insert(0, first)
+            processed.index_of_first_image = 1
+        processed.images[:] = gallery
+        processed.infotexts[:] = texts
+        processed.info = texts[0] if texts else processed.info
+        params = getattr(processed, "extra_generation_params", None)
+        if isinstance(params, dict):  # the host's dict (p's until postprocess replaces it)
+            for key in [k for k in params if _enhance_key(k)]:
+                del params[key]
+            params.update(first_fields)
+        if run.previews:
+            processed.images += run.previews
+            processed.infotexts += ["Enhance detection preview"] * len(run.previews)
+
+    def _preview(self, p: Any, run: Run, result: Any, shot: Shot) -> None:
+        """Each detail pass's regions drawn over the result: kept for the gallery, saved."""
+        for record in result.records:
+            if record.regions:
+                image = preview.draw(result.image, record.regions)
+                run.previews.append(image)
+                if shot.save:
+                    info = f"Enhance detection preview: {record.name}"
+                    run.host.save_sample(image, p, shot.index, info, "-enhance-preview")
+
+    def _set_infotext(self, p: Any, run: Run, config: Mapping[str, Any]) -> dict[str, str]:
+        """The run's Enhance fields on `p` (params.txt; the host writes the infotext when it
+        saves)."""
+        fields = self._fields(run, config, None)
         params = p.extra_generation_params
         for key in run.keys:
             params.pop(key, None)
@@ -326,7 +457,8 @@ class Controller:
     # -------------------------------------------------------------- end
 
     def postprocess(self, p: Any, processed: Any = None) -> None:
-        """Put back every `p` field we changed; forget the run (Batch tab: next file is new).
+        """Enhance the click's images (`_finish_click`); put back every `p` field we changed;
+        forget the run (Batch tab: next file is new).
 
         Detection previews join the gallery after the images (with an infotext each, so the
         gallery's lists stay aligned).
@@ -336,9 +468,8 @@ class Controller:
         run = self.runs.pop(id(p), None)
         if run is None:
             return
-        if processed is not None and run.previews:
-            processed.images += run.previews
-            processed.infotexts += ["Enhance detection preview"] * len(run.previews)
+        if run.click is not None:
+            self._finish_click(p, run, processed)
         for key, value in run.saved.items():
             setattr(p, key, value)
         # A new dict without our keys: the Processed the host returns keeps the old one.
@@ -364,13 +495,6 @@ def _comment(p: Any, text: str) -> None:
     comment = getattr(p, "comment", None)
     if callable(comment):
         comment(f"Enhance: {text}")
-
-
-def _only_masked(p: Any) -> bool:
-    """img2img "inpaint only masked": postprocess_image sees the crop, so work after composite."""
-    return bool(
-        getattr(p, "image_mask", None) is not None and getattr(p, "inpaint_full_res", False)
-    )
 
 
 def _at(values: Sequence[Any] | None, index: int, fallback: Any) -> Any:

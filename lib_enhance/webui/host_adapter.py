@@ -27,7 +27,15 @@ import numpy as np
 from modules import processing, sd_models, sd_samplers, shared
 from PIL import Image
 
-from ..host import CheckpointSwitcher, HostError, HostInterrupted, Img2ImgItem, PassSettings
+from ..host import (
+    CheckpointSwitcher,
+    HostError,
+    HostInterrupted,
+    HostOutOfMemory,
+    Img2ImgItem,
+    PassSettings,
+    is_out_of_memory,
+)
 from ..spec.config import HostNames
 from . import capabilities
 from . import settings as enhance_settings
@@ -107,6 +115,23 @@ class WebUIHost:
         if self.stop_requested():
             raise HostInterrupted(f"{what}: interrupted by the user")
 
+    def clear_skip(self) -> None:
+        """A Skip pressed during the host's last batch was for that batch (the host clears it
+        at the top of each batch; after the last one nobody does): not for Enhance's work."""
+        st = _state()
+        if st.skipped and not st.interrupted:
+            st.skipped = False
+
+    def show(self, image: Image.Image) -> None:
+        """The live preview shows `image` (each base image of a click as it comes)."""
+        assign = getattr(_state(), "assign_current_image", None)
+        if callable(assign):
+            assign(image)
+
+    def memory_budget(self) -> int | None:
+        """Settings → Enhance → VRAM budget, else the device's free memory now (None: CPU)."""
+        return enhance_settings.vram_budget(shared.opts) or capabilities.free_vram()
+
     # ------------------------------------------------------------------ checkpoints
 
     def use_checkpoint(self, checkpoint: str, vae: str = "") -> contextlib.AbstractContextManager:
@@ -184,13 +209,19 @@ class WebUIHost:
         try:
             processed = processing.process_images(p2)
         except Exception as exc:
-            raise HostError(f"{settings.label or 'img2img'}: the host failed: {exc}") from exc
+            label = settings.label or "img2img"
+            if is_out_of_memory(exc):
+                capabilities.free_cache()
+                raise HostOutOfMemory(f"{label}: out of memory: {exc}") from exc
+            raise HostError(f"{label}: the host failed: {exc}") from exc
         finally:
             p2.close()
             _restore_options(saved)
         first = getattr(processed, "index_of_first_image", 0)
         images = list(processed.images[first : first + len(items)])
-        if len(images) < len(items) or self.stop_requested():
+        if self.stop_requested():  # a sampler cut short returns its half-done images
+            raise HostInterrupted(f"{settings.label or 'img2img'}: interrupted by the user")
+        if len(images) < len(items):
             raise HostInterrupted(f"{settings.label or 'img2img'}: the host returned no image")
         return [im.convert("RGB") for im in images]
 
@@ -293,17 +324,47 @@ class WebUIHost:
 
     # ------------------------------------------------------------------ saving
 
-    def save_extra(self, image: Image.Image, p: Any, index: int, info: str, suffix: str) -> None:
-        """Save a companion image (before-Enhance, detection preview) beside the result, the
-        way the host saves its own -before-highres-fix: only when the job saves samples."""
+    def save_sample(self, image: Image.Image, p: Any, index: int, info: str, suffix: str = ""):
+        """Save image `index` of the job as the host saves its samples (its call, its file
+        name pattern, its infotext, its callbacks); `suffix` for companions (before-Enhance,
+        detection preview), as the host saves its own -before-highres-fix. Whether to save at
+        all is the caller's: the host's `p.save_samples()` of that image's batch."""
         from modules import images
 
-        if not p.save_samples():
-            return
-        images.save_image(
-            image, p.outpath_samples, "", p.all_seeds[index], p.all_prompts[index],
-            shared.opts.samples_format, info=info, p=p, suffix=suffix,
-        )  # fmt: skip
+        iteration, batch_index = divmod(index, max(1, int(p.batch_size)))
+        saved = (p.iteration, getattr(p, "batch_index", 0))
+        p.iteration, p.batch_index = iteration, batch_index  # [generation_number] etc.
+        try:
+            images.save_image(
+                image, p.outpath_samples, "", p.all_seeds[index], p.all_prompts[index],
+                shared.opts.samples_format, info=info, p=p, suffix=suffix,
+            )  # fmt: skip
+        finally:
+            p.iteration, p.batch_index = saved
+
+    def grid(self, p: Any, gallery: Sequence[Image.Image], info: str) -> Image.Image | None:
+        """The grid of the job's images as the host makes it after its loop (saved if
+        `grid_save`); returned when the gallery shows it (`return_grid`). The caller checks
+        the job's `do_not_save_grid`."""
+        from modules import images
+
+        opts = shared.opts
+        if not (opts.return_grid or opts.grid_save) or not gallery:
+            return None
+        if len(gallery) < 2 and opts.grid_only_if_multiple:
+            return None
+        grid = images.image_grid(list(gallery), p.batch_size)
+        if opts.grid_save:
+            images.save_image(
+                grid, p.outpath_grids, "grid", p.all_seeds[0], p.all_prompts[0],
+                opts.grid_format, info=info, short_filename=not opts.grid_extended_filename,
+                p=p, grid=True,
+            )  # fmt: skip
+        if not opts.return_grid:
+            return None
+        if opts.enable_pnginfo:
+            grid.info["parameters"] = info
+        return grid
 
     def keep_params_txt(self) -> contextlib.AbstractContextManager[None]:
         return keep_params_txt()

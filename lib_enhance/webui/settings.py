@@ -16,6 +16,7 @@ SAVE_BEFORE = "enhance_save_before"
 PREVIEW = "enhance_detection_preview"
 MODELS_DIR = "enhance_models_dir"
 NESTED_SCRIPTS = "enhance_nested_scripts"
+VRAM_BUDGET = "enhance_vram_budget"
 
 NESTED_SCRIPTS_DEFAULT = (
     "soft_inpainting,hypertile_script,dynamic_thresholding,lora_block_weight,negpip,"
@@ -31,7 +32,20 @@ DEFAULTS: dict[str, Any] = {
     PREVIEW: False,
     MODELS_DIR: "",
     NESTED_SCRIPTS: NESTED_SCRIPTS_DEFAULT,
+    VRAM_BUDGET: 0.0,
 }
+
+GIB = 1024**3
+
+
+def vram_budget(opts: Any) -> int | None:
+    """The VRAM budget in bytes the user set (Settings → Enhance), or None for automatic (0,
+    unset, or not a number)."""
+    try:
+        value = float(get(opts, VRAM_BUDGET) or 0)
+    except (TypeError, ValueError):
+        return None
+    return int(value * GIB) if value > 0 else None
 
 
 def get(opts: Any, key: str) -> Any:
@@ -76,6 +90,14 @@ def register(shared: Any, gr: Any) -> None:
             "Other always-on scripts (file names, comma-separated) that also run inside "
             "Enhance's own passes",
             **section,
+        ),
+        VRAM_BUDGET: info(
+            DEFAULTS[VRAM_BUDGET],
+            "VRAM budget for Enhance's sampler calls, GB (0 = automatic: the free VRAM when "
+            "a stage starts). Decides how many images or tiles share a call, and runs a hires "
+            "target that would not fit as tiles; an out-of-memory error is retried smaller "
+            "either way",
+            gr.Number, {"minimum": 0, "step": 0.5}, **section,
         ),
     }  # fmt: skip
     for key, option in options.items():

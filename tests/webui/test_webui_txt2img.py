@@ -41,45 +41,56 @@ def expected_hires(webui, seed: int, size: tuple[int, int], code: int) -> Image.
         model.code = saved
 
 
-def test_hires_with_checkpoint_swap_batch_2x2(webui):
+def test_a_click_of_batch_2_by_count_2_with_a_hires_checkpoint(webui):
+    """Done-when of issue 11: at most 2 loads, one hires sampler call for the click, 4 enhanced
+    files each with its own infotext and seed, the grid of them, the user's checkpoint active."""
+    from PIL import Image as PILImage
+
     p, processed = webui.txt2img([True, HIRES], batch_size=2, n_iter=2, styles=["sty"])
     base, other = webui.title("base.safetensors"), webui.title("other.safetensors")
 
     assert webui.errors.REPORTS == []
     assert len(processed.images) == 5 and processed.index_of_first_image == 1  # grid first
     images = processed.images[1:]
-    assert [im.size for im in images] == [(128, 96)] * 4
     seeds = [1000, 1001, 1002, 1003]
     assert p.all_seeds == seeds
     for image, seed in zip(images, seeds, strict=True):
         assert image.tobytes() == expected_hires(webui, seed, (64, 48), 120).tobytes()
 
-    inner = webui.inner_calls()
-    assert [c["seeds"] for c in inner] == [[s] for s in seeds]
-    assert all(c["checkpoint"] == other for c in inner)
-    assert all(c["prompts"] == ["a cat, sty"] for c in inner)  # styles applied exactly once
-    assert all(c["styles"] == [] and c["do_not_save_samples"] for c in inner)
-    assert all(c["restore_faces"] is False and c["fresh_cond_cache"] for c in inner)
-    assert all(c["override_settings"]["overlay_inpaint"] is True for c in inner)
-    assert all(c["scripts"] == ["SoftRec"] for c in inner)  # never Enhance, never OtherRec
+    (inner,) = webui.inner_calls()  # the whole click's hires pass in one sampler call
+    assert inner["seeds"] == seeds and inner["checkpoint"] == other
+    assert inner["prompts"] == ["a cat, sty"] * 4  # styles applied exactly once
+    assert inner["styles"] == [] and inner["do_not_save_samples"]
+    assert inner["restore_faces"] is False and inner["fresh_cond_cache"]
+    assert inner["override_settings"]["overlay_inpaint"] is True
+    assert inner["scripts"] == ["SoftRec"]  # never Enhance, never OtherRec
 
-    # the host is left on the user's checkpoint, its setting untouched
+    # two loads for the click (B, then the user's back), the user's checkpoint left active
+    loads = webui.sd_models.LOADS
+    assert loads == ([base] if webui.forge else []) + [other, base]
     assert webui.loaded_title() == base
     assert webui.shared.opts.data["sd_model_checkpoint"] == base
-    swaps = [other, base] * 4
-    assert ([base] if webui.forge else []) + swaps == webui.sd_models.LOADS
 
-    # infotext per image, written before the save
-    saved = [s for s in webui.images.SAVED if s["suffix"] == ""]
-    assert len(saved) == 4
-    for entry in saved:
+    # the host saved the enhanced images (not the base ones), each with its own infotext
+    samples = [s for s in webui.images.SAVED if not s["grid"]]
+    assert [s["suffix"] for s in samples] == [""] * 4
+    for entry, image, seed in zip(samples, images, seeds, strict=True):
+        on_disk = PILImage.open(entry["path"])
+        assert on_disk.tobytes() == image.tobytes() and on_disk.size == (128, 96)
+        assert on_disk.info["parameters"] == entry["info"]
+        assert f"Seed: {seed}," in entry["info"] and "pending-" not in entry["info"]
         record = enhance_record(entry["info"])
         assert record["config"]["hires"]["checkpoint"] == "other.safetensors"
         hires = record["stages"]["hires"]
         assert status(hires) == "ok" and "other.safetensors [" in hires
         assert other.split("[")[1].rstrip("]") in hires  # the hash of what was loaded
         assert hires.startswith("R-ESRGAN 4x+ → ")
-    assert processed.infotexts[1:] == [s["info"] for s in saved]
+    assert processed.infotexts[1:] == [s["info"] for s in samples]
+    assert images[0].info["parameters"] == samples[0]["info"]
+    (grid,) = [s for s in webui.images.SAVED if s["grid"]]  # the grid shows them
+    assert grid["size"] == (4 * 128, 96) and grid["info"] == samples[0]["info"]
+    assert processed.images[0].size == (4 * 128, 96)
+    assert "pending-" not in processed.js()
 
     # our own state is gone and p is as the user made it
     assert webui.enhance_script().controller.runs == {}

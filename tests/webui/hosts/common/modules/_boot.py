@@ -62,6 +62,9 @@ OPTION_DEFAULTS = {
     "outdir_txt2img_samples": "outputs/txt2img-images",
     "outdir_txt2img_grids": "outputs/txt2img-grids",
     "jpeg_quality": 80,
+    "grid_format": "png",
+    "grid_extended_filename": False,
+    "save_images_before_highres_fix": False,
 }
 SAVED_IN_CONFIG = (
     "sd_model_checkpoint",
@@ -102,6 +105,7 @@ def boot(data_path, *, saved=SAVED_IN_CONFIG):
         modelloader_log.CALLS,
     ):
         log.clear()
+    processing.OOM.update(pixels=None, batch=None)
     _checkpoints.FAIL_LOAD.clear()
     _checkpoints.FAIL_LOAD.add(f"broken.safetensors [{_info('broken.safetensors').shorthash}]")
     sd_models.checkpoints_list.clear()

@@ -68,6 +68,8 @@ def save_image(
             "path": params.filename,
             "info": info,
             "suffix": suffix,
+            "grid": grid,
+            "basename": basename,
             "size": image.size,
             "pixel": params.image.convert("RGB").getpixel((0, 0)),
         }

@@ -23,6 +23,24 @@ CALLS: list[dict] = []
 """Every sampler job: what the host was asked to do (kind, sizes, seeds, prompts, model …)."""
 need_global_unload = False
 NEAREST = Image.Resampling.NEAREST
+OOM = {"pixels": None, "batch": None}
+"""Tests set a budget: an img2img sampler job holding more pixels (items × W × H) or more items
+raises what torch raises on CUDA (`torch.cuda.OutOfMemoryError`, a RuntimeError)."""
+
+
+class OutOfMemoryError(RuntimeError):
+    """Stands in for `torch.cuda.OutOfMemoryError` (same name and base; no torch here)."""
+
+
+def _out_of_memory(items, size):
+    pixels, batch = OOM["pixels"], OOM["batch"]
+    if (pixels is not None and items * size[0] * size[1] > pixels) or (
+        batch is not None and items > batch
+    ):
+        raise OutOfMemoryError(
+            f"CUDA out of memory. Tried to allocate {items * size[0] * size[1] * 4 // 2**20} MiB "
+            "(GPU 0; 7.79 GiB total capacity; 6.12 GiB already allocated)"
+        )
 
 
 def get_fixed_seed(seed):
@@ -420,6 +438,16 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
     def sample_hr_pass(self, imgs, seeds):
         if state.interrupted:
             return imgs
+        if self.save_samples() and opts.save_images_before_highres_fix:
+            for i, image in enumerate(imgs):
+                info = create_infotext(
+                    self, self.all_prompts, self.all_seeds, self.all_subseeds, [],
+                    iteration=self.iteration, position_in_batch=i,
+                )  # fmt: skip
+                images.save_image(
+                    image, self.outpath_samples, "", seeds[i], self.prompts[i],
+                    opts.samples_format, info=info, p=self, suffix="-before-highres-fix",
+                )  # fmt: skip
         self.is_hr_pass = True
         target = (self.hr_upscale_to_x, self.hr_upscale_to_y)
         if self.latent_scale_mode is not None:
@@ -576,9 +604,10 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
 
     def sample(self, prompts, seeds):
         size = (self.width, self.height)
-        self._record("img2img", size, self._inputs, self.denoising_strength)
         if self.scripts is not None:
             self.scripts.process_before_every_sampling(self, x=None, noise=None)
+        _out_of_memory(len(seeds), size)
+        self._record("img2img", size, self._inputs, self.denoising_strength)
         out = []
         for i, s in enumerate(seeds):
             init = self.init_latent[i] if i < len(self.init_latent) else self.init_latent[0]
@@ -931,10 +960,19 @@ def process_images_inner(p) -> Processed:
     unwanted_grid = len(output_images) < 2 and opts.grid_only_if_multiple
     if (opts.return_grid or opts.grid_save) and not p.do_not_save_grid and not unwanted_grid:
         grid = images.image_grid(output_images, p.batch_size)
+        text = create_infotext(p, p.prompts, p.seeds, p.subseeds, use_main_prompt=True)
         if opts.return_grid:
-            infotexts.insert(0, infotexts[0])
+            infotexts.insert(0, text)
+            if opts.enable_pnginfo:
+                grid.info["parameters"] = text
             output_images.insert(0, grid)
             index_of_first_image = 1
+        if opts.grid_save:
+            images.save_image(
+                grid, p.outpath_grids, "grid", p.all_seeds[0], p.all_prompts[0],
+                opts.grid_format, info=text, short_filename=not opts.grid_extended_filename,
+                p=p, grid=True,
+            )  # fmt: skip
     res = Processed(
         p,
         images_list=output_images,
