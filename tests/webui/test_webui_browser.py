@@ -152,7 +152,8 @@ def _info(page: Any) -> str:
 
 
 def _generate(page: Any, seen: Seen) -> tuple[bool, dict]:
-    """Press Generate; wait until the run finished and its infotext is on the page."""
+    """Press Generate; wait until the run finished and its infotext is on the page (gradio 4
+    shows its timer, e.g. "0.4s", in the same element before the infotext arrives)."""
     runs = len(seen.done)
     page.click("#txt2img_generate")
     for _ in range(600):
@@ -162,7 +163,7 @@ def _generate(page: Any, seen: Seen) -> tuple[bool, dict]:
     assert len(seen.done) > runs, "Generate did not finish"
     page.wait_for_function(
         "() => { const t = (document.querySelector('#html_info_txt2img') || {}).innerText || '';"
-        " return t.length > 0 && !t.includes('processing'); }",
+        " return t.includes('Steps: ') && !t.includes('processing'); }",
         timeout=30_000,
     )
     return seen.configs[-1]
