@@ -10,7 +10,7 @@ from PIL import Image
 from lib_enhance.detect import BUILTIN_FACE, Detection, DetectorRegistry
 from lib_enhance.geometry import regions
 from lib_enhance.spec import config
-from lib_enhance.stages.detail import common_aspect, common_size, region_denoise
+from lib_enhance.stages.detail import common_aspect, region_denoise, size_for_aspect
 from lib_enhance.stages.pipeline import ImageJob, build_stages, enhance, run_stage
 from lib_enhance.testing import StaticRegistry, TestHost
 
@@ -278,6 +278,11 @@ def test_builtin_face_pass_on_the_astronaut_changes_only_around_the_face():
 
 
 # ---- geometry helpers
+
+
+def common_size(boxes, inpaint_size):
+    """The one processing size of a pass over `boxes` (what `run_detail` computes)."""
+    return size_for_aspect(common_aspect(boxes), inpaint_size)
 
 
 def test_common_aspect_and_size():

@@ -191,11 +191,6 @@ def common_aspect(boxes: Sequence[regions.Box]) -> float:
     return math.exp(median)
 
 
-def common_size(boxes: Sequence[regions.Box], inpaint_size: int) -> tuple[int, int]:
-    """The one processing size of a pass: the common aspect, longest side the inpaint size."""
-    return size_for_aspect(common_aspect(boxes), inpaint_size)
-
-
 def size_for_aspect(aspect: float, inpaint_size: int) -> tuple[int, int]:
     """The processing size of an aspect: longest side the inpaint size, multiples of 8."""
     side = 1_000_000
